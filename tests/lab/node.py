@@ -1,0 +1,3 @@
+"""placeholder"""
+def ensure_image():
+    pass

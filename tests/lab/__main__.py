@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.lab", description="A real IPVS kernel for lvs.ipvs, from Debian's archive.")
     sub = parser.add_subparsers(dest="verb", required=True)
     sub.add_parser("setup", help="install the lab's packages, fetch the kernel, build the images (cached)")
+    sub.add_parser("demo", help="the main job: a PNMPP director in the lab VM, with traffic showing the persistence")
     run = sub.add_parser("run", help="fast mode: boot over this machine's root and run CMD as root inside")
     run.add_argument("--timeout", type=float, default=1800, help="seconds the command may take (default 1800)")
     run.add_argument("--boot-timeout", type=float, default=120, help="seconds the VM may take to boot (default 120)")
@@ -47,6 +48,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         fast.prepare()
         node.ensure_image()
         return 0
+    if args.verb == "demo":
+        from . import demo  # pylint: disable=import-outside-toplevel
+
+        return demo.main()
     if args.verb == "run":
         command = args.command[1:] if args.command[:1] == ["--"] else args.command
         return fast.run_command(command, timeout=args.timeout, boot_timeout=args.boot_timeout, memory_mb=args.memory)

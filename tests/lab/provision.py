@@ -174,7 +174,7 @@ def module_closure(kernel: Kernel, names: list[str]) -> list[Path]:
     """The .ko files for `names` and everything they depend on, in load order (dependencies first)."""
     deps: dict[str, list[str]] = {}
     for line in (kernel.modules / "modules.dep").read_text().splitlines():
-        path, _, rest = line.partition(":")
+        path, dummy, rest = line.partition(":")
         deps[path] = rest.split()
     by_name = {Path(p).name.split(".ko")[0].replace("-", "_"): p for p in deps}
     builtin = set()

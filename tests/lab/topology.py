@@ -157,7 +157,7 @@ def _answer(conn: socket.socket, name: str, port: int) -> None:
                 if not data:
                     return
                 buf += data
-            head, _, buf = buf.partition(b"\r\n\r\n")
+            head, dummy, buf = buf.partition(b"\r\n\r\n")
             keep = b"HTTP/1.1" in head.split(b"\r\n", 1)[0] and b"connection: close" not in head.lower()
             body = f"{name} {port}\n".encode()
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: %s\r\n\r\n%s"
@@ -173,7 +173,7 @@ def _answer(conn: socket.socket, name: str, port: int) -> None:
 def _listen_forever(sock: socket.socket, name: str, port: int) -> None:
     while True:
         try:
-            conn, _ = sock.accept()
+            conn, dummy = sock.accept()
         except OSError:
             return
         threading.Thread(target=_answer, args=(conn, name, port), daemon=True).start()
@@ -239,7 +239,7 @@ def ask(ns: str | None, source: str, host: str, port: int, count: int = 1, timeo
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = None
     deadline = time.monotonic() + count * timeout + 5
-    for _ in range(count):
+    for dummy in range(count):
         if time.monotonic() > deadline:
             answers.append("error:deadline")
             continue
@@ -272,10 +272,10 @@ def _read_answer(sock: socket.socket) -> str:
         if not data:
             raise ConnectionError("closed before the answer")
         buf += data
-    head, _, body = buf.partition(b"\r\n\r\n")
+    head, dummy, body = buf.partition(b"\r\n\r\n")
     length = 0
     for line in head.split(b"\r\n")[1:]:
-        key, _, value = line.partition(b":")
+        key, dummy, value = line.partition(b":")
         if key.strip().lower() == b"content-length":
             length = int(value.strip())
     while len(body) < length:
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         run_servers([tuple(s) for s in spec["servers"]], tuple(spec["ports"]), spec["ready"])
         return 0
     if args.verb == "ask":
-        host, _, port = args.target.rpartition(":")
+        host, dummy, port = args.target.rpartition(":")
         print(json.dumps(ask(args.ns, args.source, host.strip("[]"), int(port), args.count)))
         return 0
     topo = Topology(real_servers=args.real_servers, prefix=args.prefix, mode=args.mode,

@@ -141,7 +141,7 @@ def run_command(command: list[str], *, timeout: float = 1800, boot_timeout: floa
     out = out or sys.stdout.buffer
     runs = cache_dir() / "runs"
     runs.mkdir(exist_ok=True)
-    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=runs))
+    run_dir = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=runs))
     try:
         env_lines = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in sorted((env or {}).items()))
         (run_dir / "stage2.sh").write_text(STAGE2.format(

@@ -265,6 +265,29 @@ def ask(ns: str | None, source: str, host: str, port: int, count: int = 1, timeo
     return answers
 
 
+class Session:
+    """One keep-alive HTTP connection from `source` in `ns`, kept open across calls to get()."""
+
+    def __init__(self, ns: str | None, source: str, host: str, port: int, timeout: float = 3.0) -> None:
+        with netns(ns):
+            self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.bind((source, 0))
+        self.sock.connect((host, port))
+        self.local_port = self.sock.getsockname()[1]
+
+    def get(self) -> str:
+        """Who answered on this connection ("rs2"), or "error:<reason>"."""
+        try:
+            self.sock.sendall(b"GET / HTTP/1.1\r\nHost: lab\r\nConnection: keep-alive\r\n\r\n")
+            return _read_answer(self.sock)
+        except OSError as exc:
+            return f"error:{exc.__class__.__name__}:{exc}"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 def _read_answer(sock: socket.socket) -> str:
     buf = b""
     while b"\r\n\r\n" not in buf:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -20,7 +21,8 @@ def test_boot_timeout_is_one_sentence_and_stops_qemu():
     with pytest.raises(LabError, match=r"the lab VM did not boot within 0 s"):
         fast.run_command(["true"], boot_timeout=0.05)
     assert time.monotonic() - started < 60
-    left = subprocess.run(["pgrep", "-f", "lab.run=.*run-"], capture_output=True, text=True, check=False).stdout.split()
+    # Only this process's VMs: their run folders are named after its pid.
+    left = subprocess.run(["pgrep", "-f", f"lab.run=.*/run-{os.getpid()}-"], capture_output=True, text=True, check=False).stdout.split()
     assert left == []
 
 

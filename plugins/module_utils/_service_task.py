@@ -1,0 +1,86 @@
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to this collection: do not use it from elsewhere.
+# Its API can change at any time.
+
+"""ipvs_service and ipvs_real_server: one service (and its pool, or one of its real servers)."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
+    RealServer,
+    Service,
+    real_server_from_params,
+    real_servers_from_params,
+    service_from_params,
+)
+from ansible_collections.lvs.ipvs.plugins.module_utils._module import (
+    TaskError,
+    fail_on_errors,
+    ipvs_session,
+    plan_and_apply,
+    read_table,
+    real_server_result,
+    require_pyroute2,
+    service_result,
+)
+from ansible_collections.lvs.ipvs.plugins.module_utils._planner import plan_real_server, plan_service
+from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import service_switch
+
+# Options that name a service; the rest of a service's options are ignored when it is only looked up.
+KEY_OPTIONS = ("protocol", "address", "port", "fwmark", "family")
+
+
+def _service_key_only(params: t.Mapping[str, t.Any]) -> Service:
+    """The service named by the key options (for ipvs_real_server and state=absent): no persistence rules apply."""
+    return service_from_params(dict({name: params.get(name) for name in KEY_OPTIONS}, state="absent"))
+
+
+def run_service(module: AnsibleModule) -> None:
+    def action() -> t.Dict[str, t.Any]:
+        params = module.params
+        present = params["state"] == "present"
+        want = service_from_params(params) if present else _service_key_only(params)
+        want_servers: t.Optional[t.List[RealServer]] = None
+        absent_servers: t.List[RealServer] = []
+        if present and params["real_servers"] is not None:
+            want_servers, absent_servers = real_servers_from_params(params["real_servers"], want)
+        require_pyroute2(module)
+        with ipvs_session(params["netns"]) as ipvs:
+            have = read_table(ipvs, keys={want.key})
+            have_service, have_servers = have.get(want.key, (None, []))
+            operations = plan_service(want if present else None, have_service, want_servers, have_servers,
+                                      absent_servers=absent_servers, purge_real_servers=params["purge_real_servers"])
+            result, after = plan_and_apply(module, ipvs, have, operations, keys={want.key})
+        after_service, after_servers = after.get(want.key, (None, []))
+        result["service"] = service_result(after_service)
+        result["real_servers"] = [real_server_result(r) for r in after_servers]
+        return result
+
+    fail_on_errors(module, action)
+
+
+def run_real_server(module: AnsibleModule) -> None:
+    def action() -> t.Dict[str, t.Any]:
+        params = module.params
+        service = _service_key_only(params)
+        wanted = real_server_from_params(params, service)
+        require_pyroute2(module)
+        with ipvs_session(params["netns"]) as ipvs:
+            have = read_table(ipvs, keys={service.key})
+            if service.key not in have:
+                raise TaskError(f"the virtual service {service_switch(service)} does not exist: create it first with lvs.ipvs.ipvs_service")
+            have_service, have_servers = have[service.key]
+            current = next((r for r in have_servers if r.key == wanted.key), None)
+            operations = plan_real_server(have_service, None if params["state"] == "absent" else wanted, current)
+            result, after = plan_and_apply(module, ipvs, have, operations, keys={service.key})
+        result["real_server"] = real_server_result(next((r for r in after[service.key][1] if r.key == wanted.key), None))
+        return result
+
+    fail_on_errors(module, action)

@@ -1,0 +1,152 @@
+#!/usr/bin/python
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ipvs_real_server
+short_description: Manage one real server of an IPVS virtual service
+version_added: 0.1.0
+description:
+  - Adds, edits in place or removes one real server (destination) of an existing virtual service, as C(ipvsadm -a), C(-e) and C(-d) do.
+  - Changing the weight, forwarding method, thresholds or tunnel settings is an edit in place (C(ipvsadm -e)): the real server's
+    connections and the persistence templates that point to it stay.
+  - O(state=drained) keeps the real server with weight 0, so it takes no new clients while its connections finish (the daily
+    maintenance routine). Templates of a weight-0 server only expire early with the sysctl C(net.ipv4.vs.expire_quiescent_template=1).
+  - Every option is validated before the first netlink request; an invalid task changes nothing.
+author:
+  - lvs.ipvs contributors
+extends_documentation_fragment:
+  - lvs.ipvs._attributes
+  - lvs.ipvs._attributes.ALL
+  - lvs.ipvs._service.KEY
+  - lvs.ipvs._netns
+options:
+  server:
+    description:
+      - Address of the real server, IPv4 or IPv6. It must be of the service's family unless O(forwarding=tunnel).
+    type: str
+    required: true
+  server_port:
+    description:
+      - Port on the real server. Defaults to the service port, as C(ipvsadm) does (0 for a fwmark service).
+      - With DR and tunnel forwarding of a service named by address and port, the real server always gets the service port (the
+        packet is not rewritten); a different value is an error.
+    type: int
+  forwarding:
+    description:
+      - Forwarding method. V(dr) direct routing (aliases V(route), V(gate); C(ipvsadm -g)), V(nat) masquerading (alias V(masq); C(-m)),
+        V(tunnel) IP-in-IP or GUE/GRE tunnelling (alias V(ipip); C(-i)).
+    type: str
+    choices: [dr, route, gate, nat, masq, tunnel, ipip]
+    default: dr
+  weight:
+    description:
+      - Weight, 0 to 65535 (C(-w)). 0 takes no new connections. Ignored with O(state=drained), which sets 0.
+    type: int
+    default: 1
+  upper_threshold:
+    description:
+      - Upper connection threshold (C(-x)), 0 to 2147483647; 0 means no limit.
+    type: int
+    default: 0
+  lower_threshold:
+    description:
+      - Lower connection threshold (C(-y)), 0 to 2147483647; 0 means no limit. Not above O(upper_threshold).
+    type: int
+    default: 0
+  tunnel_type:
+    description:
+      - Encapsulation for O(forwarding=tunnel) (C(--tun-type)). Default V(ipip).
+    type: str
+    choices: [ipip, gue, gre]
+  tunnel_port:
+    description:
+      - Destination port of GUE encapsulation (C(--tun-port)), 1 to 65535; required with O(tunnel_type=gue).
+    type: int
+  tunnel_checksum:
+    description:
+      - Checksum mode of GUE and GRE tunnels (C(--tun-nocsum), C(--tun-csum), C(--tun-remcsum)). Default V(nocsum).
+    type: str
+    choices: [nocsum, csum, remcsum]
+  state:
+    description:
+      - V(present) adds the real server or edits it in place, V(absent) removes it, V(drained) keeps it with weight 0.
+    type: str
+    choices: [present, absent, drained]
+    default: present
+seealso:
+  - module: lvs.ipvs.ipvs_service
+  - module: lvs.ipvs.ipvs_info
+"""
+
+EXAMPLES = r"""
+- name: Real server for the PPC service, direct routing, weight 2 (ipvsadm -a -t 198.51.100.1:80 -r 192.0.2.11 -g -w 2)
+  lvs.ipvs.ipvs_real_server:
+    protocol: tcp
+    address: 198.51.100.1
+    port: 80
+    server: 192.0.2.11
+    forwarding: dr
+    weight: 2
+
+- name: Real server of the PNMPP fwmark service, NAT
+  lvs.ipvs.ipvs_real_server:
+    fwmark: 8
+    server: 192.0.2.12
+    forwarding: nat
+
+- name: Drain a real server before maintenance
+  lvs.ipvs.ipvs_real_server:
+    protocol: tcp
+    address: 198.51.100.1
+    port: 80
+    server: 192.0.2.11
+    state: drained
+
+- name: GUE tunnel to a real server in another network
+  lvs.ipvs.ipvs_real_server:
+    protocol: udp
+    address: 198.51.100.1
+    port: 53
+    server: 203.0.113.20
+    forwarding: tunnel
+    tunnel_type: gue
+    tunnel_port: 6080
+"""
+
+RETURN = r"""
+commands:
+  description: What was sent (or, in check mode, would be), as C(ipvsadm) command lines.
+  returned: always
+  type: list
+  elements: str
+  sample: ["-e -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 0"]
+real_server:
+  description: The real server after the run (in check mode, as it would be); null when absent.
+  returned: always
+  type: dict
+  sample:
+    server: 192.0.2.11
+    server_port: 80
+    forwarding: dr
+    weight: 2
+    upper_threshold: 0
+    lower_threshold: 0
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import real_server_module_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._service_task import run_real_server
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=real_server_module_spec(), supports_check_mode=True)
+    run_real_server(module)
+
+
+if __name__ == "__main__":
+    main()

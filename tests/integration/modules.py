@@ -1,0 +1,60 @@
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Run this collection's real modules in-process against the lab VM's kernel.
+
+Under emulation each new Python process costs seconds, so the wide matrices call a module's
+main() in this process with its arguments (ansible-core's own patch_module_args), exactly as
+Ansible would run it on the node; ansible-playbook is kept for the end-to-end cases.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import subprocess
+import sys
+
+from ansible.module_utils.testing import patch_module_args
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_module(name: str, args: dict, *, check: bool = False, diff: bool = False) -> dict:
+    """Run lvs.ipvs.<name> with `args`; return its result dict (with "failed" on failure)."""
+    module = importlib.import_module(f"ansible_collections.lvs.ipvs.plugins.modules.{name}")
+    full = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+    out = io.StringIO()
+    with patch_module_args(full), contextlib.redirect_stdout(out):
+        try:
+            module.main()
+        except SystemExit:
+            pass
+    text = out.getvalue().strip()
+    assert text, f"{name} printed no result"
+    return json.loads(text.splitlines()[-1])
+
+
+def four_steps(name: str, args: dict) -> list[dict]:
+    """The house's idempotence shape: check (changed), real (changed), check (unchanged), real (unchanged)."""
+    results = [run_module(name, args, check=True, diff=True), run_module(name, args, diff=True),
+               run_module(name, args, check=True, diff=True), run_module(name, args, diff=True)]
+    for step, result in enumerate(results, 1):
+        assert not result.get("failed"), f"step {step}: {result.get('msg')}"
+    assert [r["changed"] for r in results] == [True, True, False, False], [r.get("commands") for r in results]
+    assert results[0].get("commands") == results[1].get("commands"), "check mode must predict the real run"
+    return results
+
+
+def playbook(path: str, *extra: str, check: bool = False) -> subprocess.CompletedProcess:
+    """ansible-playbook -c local on this host (the lab VM), with this checkout as lvs.ipvs."""
+    bindir = os.path.dirname(sys.executable)
+    collections = os.path.join(os.environ.get("LVS_IPVS_CACHE", os.path.expanduser("~/.cache/lvs-ipvs")), "collections")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="False",
+               ANSIBLE_LOCAL_TEMP="/tmp/ansible-local", ANSIBLE_REMOTE_TEMP="/tmp/ansible-remote")
+    argv = [os.path.join(bindir, "ansible-playbook"), "-c", "local", "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",
+            *(["--check"] if check else []), path, *extra]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, check=False, cwd=REPO)

@@ -1,0 +1,114 @@
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to this collection: do not use it from elsewhere.
+# Its API can change at any time.
+
+"""Operations and tables as ipvsadm command lines (without the leading `ipvsadm`).
+
+Lines follow `ipvsadm -S -n` of ipvsadm 1.31: `-A <service> -s <scheduler> [-p <timeout> [-M <mask>]]
+[--pe <engine>] [-b <flags>]` and `-a <service> -r <address:port> -g|-m|-i -w <weight> [tunnel options]`.
+Two additions so that no change is invisible: `-o` for one-packet scheduling, and `-x`/`-y` for
+connection thresholds, which `-S` leaves out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import typing as t
+
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
+    FULL_PREFIX,
+    RealServer,
+    Service,
+    prefix_to_mask,
+    real_server_sort_key,
+    render_address_port,
+    service_sort_key,
+)
+from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation
+
+_PROTOCOL_SWITCHES = {"tcp": "-t", "udp": "-u", "sctp": "--sctp-service"}
+# ipvsadm has no switch for "local" (the kernel's own choice); -S prints -g for it.
+_FORWARDING_SWITCHES = {"dr": "-g", "local": "-g", "nat": "-m", "tunnel": "-i"}
+_COMMANDS = {
+    "add_service": "-A",
+    "edit_service": "-E",
+    "delete_service": "-D",
+    "add_real_server": "-a",
+    "edit_real_server": "-e",
+    "delete_real_server": "-d",
+}
+
+
+def service_switch(service: Service) -> str:
+    """`-t 198.51.100.1:80`, `-u [2001:db8::1]:53`, `-f 8`, `-f 8 -6`."""
+    if service.fwmark is not None:
+        return f"-f {service.fwmark}" + (" -6" if service.family == "ipv6" else "")
+    return f"{_PROTOCOL_SWITCHES[t.cast(str, service.protocol)]} {render_address_port(t.cast(str, service.address), t.cast(int, service.port))}"
+
+
+def _granularity(service: Service) -> t.Optional[str]:
+    """The -M value, None for the default (one client address)."""
+    granularity = service.persistence_granularity
+    if granularity is None or granularity == FULL_PREFIX[service.family]:
+        return None
+    if isinstance(granularity, int) and service.family == "ipv4":
+        return str(ipaddress.IPv4Address(prefix_to_mask(granularity)))
+    return str(granularity)
+
+
+def service_options(service: Service) -> str:
+    words = ["-s", service.scheduler]
+    if service.persistence_timeout is not None:
+        words += ["-p", str(service.persistence_timeout)]
+        granularity = _granularity(service)
+        if granularity is not None:
+            words += ["-M", granularity]
+    if service.persistence_engine:
+        words += ["--pe", service.persistence_engine]
+    if service.scheduler_flags:
+        words += ["-b", ",".join(service.scheduler_flags)]
+    if service.one_packet:
+        words.append("-o")
+    return " ".join(words)
+
+
+def real_server_options(real_server: RealServer) -> str:
+    words = [_FORWARDING_SWITCHES.get(real_server.forwarding, "-g"), "-w", str(real_server.weight)]
+    if real_server.forwarding == "tunnel" and real_server.tunnel_type is not None:
+        words += ["--tun-type", real_server.tunnel_type]
+        if real_server.tunnel_port is not None:
+            words += ["--tun-port", str(real_server.tunnel_port)]
+        if real_server.tunnel_checksum is not None:
+            words.append(f"--tun-{real_server.tunnel_checksum}")
+    if real_server.upper_threshold:
+        words += ["-x", str(real_server.upper_threshold)]
+    if real_server.lower_threshold:
+        words += ["-y", str(real_server.lower_threshold)]
+    return " ".join(words)
+
+
+def render(operation: Operation) -> str:
+    """One operation as the ipvsadm line that does the same: `-A ...`, `-E ...`, `-D ...`, `-a ...`, `-e ...`, `-d ...`."""
+    words = [_COMMANDS[operation.action], service_switch(operation.service)]
+    if operation.real_server is None:
+        if operation.action != "delete_service":
+            words.append(service_options(operation.service))
+        return " ".join(words)
+    words += ["-r", render_address_port(*operation.real_server.key)]
+    if operation.action != "delete_real_server":
+        words.append(real_server_options(operation.real_server))
+    return " ".join(words)
+
+
+def render_service_table(services: t.Iterable[t.Tuple[Service, t.Iterable[RealServer]]]) -> t.List[str]:
+    """Services and their real servers as `ipvsadm -S -n` lists them, in its sort order."""
+    lines: t.List[str] = []
+    for service, servers in sorted(services, key=lambda entry: service_sort_key(entry[0])):
+        switch = service_switch(service)
+        lines.append(f"-A {switch} {service_options(service)}")
+        for real_server in sorted(servers, key=real_server_sort_key):
+            lines.append(f"-a {switch} -r {render_address_port(*real_server.key)} {real_server_options(real_server)}")
+    return lines

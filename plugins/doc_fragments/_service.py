@@ -25,13 +25,13 @@ options:
     type: str
   port:
     description:
-      - The virtual port. V(0) means every port of the VIP and is accepted only with O(persistence_timeout) (persistent client
+      - The virtual port. V(0) means every port of the VIP and is accepted only for a persistent service (persistent client
         connections, PCC).
     type: int
   fwmark:
     description:
       - Firewall mark of a fwmark virtual service (C(ipvsadm -f)), 1 to 4294967295. Packets marked with it (see M(lvs.ipvs.fwmark_rule))
-        are balanced together: the PNMPP recipe.
+        are balanced together (the PNMPP recipe).
       - Mutually exclusive with O(protocol), O(address) and O(port).
     type: int
   family:

@@ -35,7 +35,7 @@ def _services(ipvs: _codec.IpvsNetlink) -> t.List[t.Dict[str, t.Any]]:
             servers.append(server)
         item["real_servers"] = sorted(servers, key=lambda s: (s["server"], s["server_port"]))
         entries.append((service_sort_key(service), item))
-    return [item for _, item in sorted(entries, key=lambda entry: entry[0])]
+    return [entry[1] for entry in sorted(entries, key=lambda entry: entry[0])]
 
 
 def run_info(module: AnsibleModule) -> None:

@@ -14,7 +14,7 @@ description:
   - Services and real servers come in the option names of M(lvs.ipvs.ipvs_service) and M(lvs.ipvs.ipvs_real_server), so a gathered
     service can be fed back to them.
 author:
-  - lvs.ipvs contributors
+  - lvs.ipvs contributors (@lvs-ipvs)
 extends_documentation_fragment:
   - lvs.ipvs._attributes
   - lvs.ipvs._attributes.INFO_MODULE

@@ -11,13 +11,13 @@ short_description: Manage one real server of an IPVS virtual service
 version_added: 0.1.0
 description:
   - Adds, edits in place or removes one real server (destination) of an existing virtual service, as C(ipvsadm -a), C(-e) and C(-d) do.
-  - Changing the weight, forwarding method, thresholds or tunnel settings is an edit in place (C(ipvsadm -e)): the real server's
+  - Changing the weight, forwarding method, thresholds or tunnel settings is an edit in place (C(ipvsadm -e)); the real server's
     connections and the persistence templates that point to it stay.
   - O(state=drained) keeps the real server with weight 0, so it takes no new clients while its connections finish (the daily
     maintenance routine). Templates of a weight-0 server only expire early with the sysctl C(net.ipv4.vs.expire_quiescent_template=1).
   - Every option is validated before the first netlink request; an invalid task changes nothing.
 author:
-  - lvs.ipvs contributors
+  - lvs.ipvs contributors (@lvs-ipvs)
 extends_documentation_fragment:
   - lvs.ipvs._attributes
   - lvs.ipvs._attributes.ALL

@@ -19,7 +19,7 @@ description:
     and one batch; O(purge_real_servers=true) removes real servers not listed.
   - Every option is validated before the first netlink request; an invalid task changes nothing.
 author:
-  - lvs.ipvs contributors
+  - lvs.ipvs contributors (@lvs-ipvs)
 extends_documentation_fragment:
   - lvs.ipvs._attributes
   - lvs.ipvs._attributes.ALL
@@ -43,14 +43,14 @@ options:
     default: []
   persistence_timeout:
     description:
-      - Makes the service persistent (C(ipvsadm -p)): for this many seconds after its last connection, a client keeps going to the
+      - Makes the service persistent (C(ipvsadm -p)); for this many seconds after its last connection, a client keeps going to the
         same real server. 1 to 2678400 (31 days). C(ipvsadm -p) without a value means 360.
       - Unset means not persistent.
     type: int
   persistence_granularity:
     description:
       - Which clients share one persistence template (C(ipvsadm -M)). For IPv4 a netmask such as V(255.255.255.0) or a prefix
-        length such as V(24) (the default is one client address: V(255.255.255.255)); for IPv6 a prefix length 1 to 128
+        length such as V(24) (the default is one client address, V(255.255.255.255)); for IPv6 a prefix length 1 to 128
         (default 128).
       - Needs O(persistence_timeout).
     type: str
@@ -61,7 +61,7 @@ options:
     choices: [sip]
   one_packet:
     description:
-      - One-packet scheduling (C(ipvsadm -o)): every packet is scheduled on its own. Only for UDP and fwmark services.
+      - One-packet scheduling (C(ipvsadm -o)), every packet is scheduled on its own. Only for UDP and fwmark services.
     type: bool
     default: false
   state:
@@ -146,7 +146,7 @@ EXAMPLES = r"""
         weight: 2
     purge_real_servers: true
 
-- name: PCC, persistent client connections (port 0: every port of the VIP)
+- name: PCC, persistent client connections (port 0 means every port of the VIP)
   lvs.ipvs.ipvs_service:
     protocol: tcp
     address: 198.51.100.1

@@ -15,7 +15,7 @@ description:
   - Keep O(tcpfin) below the persistence timeouts of your services, so finished connections do not keep renewing templates.
   - C(ipvsadm -S) does not save these timeouts; the C(director) role makes them survive a reboot.
 author:
-  - lvs.ipvs contributors
+  - lvs.ipvs contributors (@lvs-ipvs)
 extends_documentation_fragment:
   - lvs.ipvs._attributes
   - lvs.ipvs._attributes.ALL

@@ -128,9 +128,10 @@ def explain_refusal(operation: Operation, exc: _codec.IpvsKernelError) -> str:
 # ------------------------------------------------------------------ results
 
 def service_result(service: t.Optional[Service]) -> t.Optional[t.Dict[str, t.Any]]:
+    """A service in ipvs_service's option names; unset options (None) are left out, so it can be fed back as it is."""
     if service is None:
         return None
-    result = dataclasses.asdict(service)
+    result = {key: value for key, value in dataclasses.asdict(service).items() if value is not None}
     result["scheduler_flags"] = list(service.scheduler_flags)
     return result
 
@@ -138,7 +139,8 @@ def service_result(service: t.Optional[Service]) -> t.Optional[t.Dict[str, t.Any
 def real_server_result(real_server: t.Optional[RealServer]) -> t.Optional[t.Dict[str, t.Any]]:
     if real_server is None:
         return None
-    result = dataclasses.asdict(real_server)
+    # Unset options (None) are left out, so a result can be fed back to the modules as it is.
+    result = {key: value for key, value in dataclasses.asdict(real_server).items() if value is not None}
     result["server"] = result.pop("address")
     result["server_port"] = result.pop("port")
     return result

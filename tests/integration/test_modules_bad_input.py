@@ -50,7 +50,7 @@ CASES = [
     ("ipvs_service", {"fwmark": 8, "address": VIP}, "address", "fwmark"),
     ("ipvs_service", dict(SVC, family="ipv6"), "family", "ipv4"),
     ("ipvs_service", dict(SVC, real_servers=[{"server": "192.0.2.11", "weight": 65536}]), "real_servers[0].weight", "0 to 65535"),
-    ("ipvs_service", dict(SVC, real_servers=[{"server": "192.0.2.11"}, {"server": "192.0.2.11"}]), "real_servers[1]", "once"),
+    ("ipvs_service", dict(SVC, real_servers=[{"server": "192.0.2.11"}, {"server": "192.0.2.11"}]), "real_servers", "once"),
     ("ipvs_real_server", dict(RS, weight=-1), "weight", "0 to 65535"),
     ("ipvs_real_server", dict(RS, weight=65536), "weight", "0 to 65535"),
     ("ipvs_real_server", dict(RS, upper_threshold=10, lower_threshold=20), "lower_threshold", "upper_threshold"),
@@ -100,7 +100,7 @@ def test_missing_network_namespace_is_named(populated):
     assert kernel_state() == populated
 
 
-def _run_module_process(name: str, args: dict, user: str | None = None) -> dict:
+def _run_module_process(name: str, args: dict, without_net_admin: bool = False) -> dict:
     """The module as Ansible runs it on a node: its own process, arguments from a file."""
     path = os.path.join(REPO, "plugins", "modules", f"{name}.py")
     args_file = "/tmp/lvs-ipvs-args.json"
@@ -109,14 +109,16 @@ def _run_module_process(name: str, args: dict, user: str | None = None) -> dict:
     os.chmod(args_file, 0o644)
     collections = os.path.join(os.environ.get("LVS_IPVS_CACHE", os.path.expanduser("~/.cache/lvs-ipvs")), "collections")
     argv = [sys.executable, path, args_file]
-    if user:
-        argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--inh-caps=-all", *argv]
+    if without_net_admin:
+        # Still root, but without CAP_NET_ADMIN: what a user without the privilege has.
+        argv = ["setpriv", "--bounding-set=-net_admin", "--inh-caps=-net_admin", *argv]
     proc = subprocess.run(argv, capture_output=True, text=True, check=False, cwd="/tmp", env=dict(os.environ, PYTHONPATH=collections))
+    assert proc.stdout.strip(), proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_no_privilege_is_a_clear_error(populated):
-    result = _run_module_process("ipvs_service", dict(SVC, scheduler="wlc"), user="nobody")
+    result = _run_module_process("ipvs_service", dict(SVC, scheduler="wlc"), without_net_admin=True)
     assert result.get("failed") is True, result
     assert "CAP_NET_ADMIN" in result["msg"] or "root" in result["msg"], result["msg"]
     assert "Traceback" not in result["msg"]

@@ -67,7 +67,7 @@ REAL_SERVER_CASES = [
                  ["-r", RS, "-i", "--tun-type", "gre", "--tun-csum"], id="tunnel-gre-csum"),
     pytest.param({"server": RS, "forwarding": "nat", "upper_threshold": 100, "lower_threshold": 10},
                  ["-r", RS, "-m", "-x", "100", "-y", "10"], id="thresholds"),
-    pytest.param({"server": "2001:db8:1::11", "forwarding": "tunnel"}, ["-r", "[2001:db8:1::11]", "-i"], id="ipv6-real-server-over-tunnel"),
+    pytest.param({"server": "2001:db8:1::11", "forwarding": "tunnel"}, ["-r", "[2001:db8:1::11]:80", "-i"], id="ipv6-real-server-over-tunnel"),
 ]
 
 

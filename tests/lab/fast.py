@@ -65,6 +65,11 @@ exec switch_root /newroot /bin/sh "$RUN/stage2.sh"
 STAGE2 = """#!/bin/sh
 # Written by the lab for one run: the guest's second stage and PID 1, inside the host's root.
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+# What udev would make on a real system: /dev/fd and /dev/std* (nft -f - opens /dev/stdin).
+ln -sfn /proc/self/fd /dev/fd
+ln -sfn /proc/self/fd/0 /dev/stdin
+ln -sfn /proc/self/fd/1 /dev/stdout
+ln -sfn /proc/self/fd/2 /dev/stderr
 mkdir -p "/usr/lib/modules"
 ln -sfn {modules} "/usr/lib/modules/{version}"
 hostname lab

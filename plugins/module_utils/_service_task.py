@@ -9,16 +9,21 @@
 
 from __future__ import annotations
 
+import time
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
+    OptionError,
     RealServer,
     Service,
     real_server_from_params,
     real_servers_from_params,
+    render_address_port,
     service_from_params,
+    service_to_kernel,
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import (
     TaskError,
@@ -52,7 +57,7 @@ def run_service(module: AnsibleModule) -> None:
         if present and params["real_servers"] is not None:
             want_servers, absent_servers = real_servers_from_params(params["real_servers"], want)
         require_pyroute2(module)
-        with ipvs_session(params["netns"]) as ipvs:
+        with table_lock(params["netns"]), ipvs_session(params["netns"]) as ipvs:
             have = read_table(ipvs, keys={want.key})
             have_service, have_servers = have.get(want.key, (None, []))
             operations = plan_service(want if present else None, have_service, want_servers, have_servers,
@@ -66,13 +71,44 @@ def run_service(module: AnsibleModule) -> None:
     fail_on_errors(module, action)
 
 
+def wait_until_drained(netns: t.Optional[str], service: Service, real_server: RealServer, timeout: float, interval: float) -> t.Dict[str, t.Any]:
+    """Poll the real server (one dest dump of its service a poll, without the table lock) until it has no active
+    connections and no persistence templates pointing to it; TaskError after `timeout` seconds."""
+    started = time.monotonic()
+    kernel_service = service_to_kernel(service)
+    polls = 0
+    while True:
+        with ipvs_session(netns) as ipvs:
+            entry = next((d for d in ipvs.dests(kernel_service, stats=False) if (d["addr"], d["port"]) == real_server.key), None)
+        polls += 1
+        waited = round(time.monotonic() - started, 1)
+        if entry is None:
+            return {"drained": True, "waited": waited, "polls": polls, "active_connections": 0, "persistent_connections": 0}
+        active, templates = entry.get("active_conns", 0), entry.get("persist_conns", 0)
+        if active == 0 and templates == 0:
+            return {"drained": True, "waited": waited, "polls": polls, "active_connections": 0, "persistent_connections": 0,
+                    "inactive_connections": entry.get("inact_conns", 0)}
+        if waited >= timeout:
+            raise TaskError(
+                f"{render_address_port(*real_server.key)} still has {active} active connections and {templates} persistence templates "
+                f"after {waited:.0f} s (drain_timeout={timeout:g}); with net.ipv4.vs.expire_quiescent_template=0 a returning client "
+                "renews its template on a weight-0 server", drain={"drained": False, "waited": waited, "polls": polls,
+                                                                   "active_connections": active, "persistent_connections": templates})
+        time.sleep(min(interval, max(0.0, timeout - waited)) or interval)
+
+
 def run_real_server(module: AnsibleModule) -> None:
     def action() -> t.Dict[str, t.Any]:
         params = module.params
         service = _service_key_only(params)
         wanted = real_server_from_params(params, service)
+        if params["wait_drained"] and params["state"] != "drained":
+            raise OptionError("wait_drained", f"applies only to state=drained, not {params['state']}; accepted: true with state=drained, else false")
+        if params["drain_timeout"] < 0 or not 0.1 <= params["drain_poll_interval"] <= 3600:
+            option = "drain_timeout" if params["drain_timeout"] < 0 else "drain_poll_interval"
+            raise OptionError(option, f"{params[option]} is out of range; accepted: drain_timeout 0 or more seconds, drain_poll_interval 0.1 to 3600")
         require_pyroute2(module)
-        with ipvs_session(params["netns"]) as ipvs:
+        with table_lock(params["netns"]), ipvs_session(params["netns"]) as ipvs:
             have = read_table(ipvs, keys={service.key})
             if service.key not in have:
                 raise TaskError(f"the virtual service {service_switch(service)} does not exist: create it first with lvs.ipvs.ipvs_service")
@@ -81,6 +117,8 @@ def run_real_server(module: AnsibleModule) -> None:
             operations = plan_real_server(have_service, None if params["state"] == "absent" else wanted, current)
             result, after = plan_and_apply(module, ipvs, have, operations, keys={service.key})
         result["real_server"] = real_server_result(next((r for r in after[service.key][1] if r.key == wanted.key), None))
+        if params["wait_drained"] and not module.check_mode:
+            result["drain"] = wait_until_drained(params["netns"], have_service, wanted, params["drain_timeout"], params["drain_poll_interval"])
         return result
 
     fail_on_errors(module, action)

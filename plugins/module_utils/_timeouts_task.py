@@ -13,6 +13,7 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import fail_on_errors, ipvs_session, require_pyroute2
 
@@ -43,7 +44,7 @@ def run_timeouts(module: AnsibleModule) -> None:
     def action() -> t.Dict[str, t.Any]:
         wanted = wanted_timeouts(module.params)
         require_pyroute2(module)
-        with ipvs_session(module.params["netns"]) as ipvs:
+        with table_lock(module.params["netns"]), ipvs_session(module.params["netns"]) as ipvs:
             before = ipvs.timeouts()
             changes = {name: value for name, value in wanted.items() if before[name] != value}
             if changes and not module.check_mode:

@@ -77,6 +77,29 @@ options:
     type: str
     choices: [present, absent, drained]
     default: present
+  wait_drained:
+    description:
+      - With O(state=drained), wait until the real server has no active connections and no persistence templates pointing to it
+        (its C(ActiveConn) and persistent connection counts in C(ipvsadm -Ln --persistent-conn) reach 0), up to O(drain_timeout) seconds;
+        fail if they do not. Then a task with O(state=absent) can remove it without cutting anyone off.
+      - A template is renewed while its client keeps coming back, and a client with a template still goes to a weight-0 server.
+        With the sysctl C(net.ipv4.vs.expire_quiescent_template=1) (the C(director) role's default) such templates expire at the
+        client's next connection instead, so draining ends within about one persistence timeout.
+      - A connection closed normally stays in the connection table in state C(TIME_WAIT) for 120 seconds (a fixed kernel timeout that
+        C(ipvsadm --set) does not change), and holds its template that long; plan O(drain_timeout) accordingly.
+      - The wait does not hold the table lock, so other runs can change the table meanwhile. Check mode does not wait.
+    type: bool
+    default: false
+  drain_timeout:
+    description:
+      - Seconds O(wait_drained) waits at most.
+    type: int
+    default: 300
+  drain_poll_interval:
+    description:
+      - Seconds between two looks at the real server's counts while O(wait_drained) waits (0.1 to 3600).
+    type: float
+    default: 2.0
 seealso:
   - module: lvs.ipvs.ipvs_service
   - module: lvs.ipvs.ipvs_info
@@ -106,6 +129,16 @@ EXAMPLES = r"""
     server: 192.0.2.11
     state: drained
 
+- name: Drain a real server and wait until its connections and templates are gone, then remove it
+  lvs.ipvs.ipvs_real_server:
+    protocol: tcp
+    address: 198.51.100.1
+    port: 80
+    server: 192.0.2.11
+    state: drained
+    wait_drained: true
+    drain_timeout: 900
+
 - name: GUE tunnel to a real server in another network
   lvs.ipvs.ipvs_real_server:
     protocol: udp
@@ -118,6 +151,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+drain:
+  description: What O(wait_drained) waited for, and how long.
+  returned: when O(wait_drained=true) and not in check mode
+  type: dict
+  sample: {"drained": true, "waited": 12.4, "polls": 7, "active_connections": 0, "persistent_connections": 0}
 commands:
   description: What was sent (or, in check mode, would be), as C(ipvsadm) command lines.
   returned: always

@@ -15,6 +15,7 @@ import gzip
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,7 @@ exec switch_root /newroot /bin/sh "$RUN/stage2.sh"
 
 STAGE2 = """#!/bin/sh
 # Written by the lab for one run: the guest's second stage and PID 1, inside the host's root.
+echo "lab-guest: stage2 started" > /dev/ttyS0
 mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 # What udev would make on a real system: /dev/fd and /dev/std* (nft -f - opens /dev/stdin).
 ln -sfn /proc/self/fd /dev/fd
@@ -195,6 +197,29 @@ def _supervise(argv: list[str], run_dir: Path, console: Path, out, *, timeout: f
     pumps = [threading.Thread(target=pump, daemon=True), threading.Thread(target=drain_stderr, daemon=True)]
     for thread in pumps:
         thread.start()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        _wait(proc, console, first_output, started, timeout=timeout, boot_timeout=boot_timeout)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if proc.poll() is None:  # interrupted: never leave a VM behind
+            _kill(proc)
+    for thread in pumps:
+        thread.join(timeout=5)
+    status_file = run_dir / "exit-status"
+    if status_file.exists():
+        return int(status_file.read_text().strip() or "1")
+    detail = b"".join(stderr_lines).decode(errors="replace").strip().splitlines()
+    if proc.returncode != 0 and detail:
+        raise LabError(f"qemu failed: {detail[-1]}")
+    raise LabError(f"the lab VM stopped without reporting an exit status (kernel console: {_tail(console)})")
+
+
+def _raise_interrupt(*unused: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _wait(proc: subprocess.Popen, console: Path, first_output: threading.Event, started: float, *, timeout: float, boot_timeout: float) -> None:
     booted = False
     while proc.poll() is None:
         elapsed = time.monotonic() - started
@@ -207,20 +232,11 @@ def _supervise(argv: list[str], run_dir: Path, console: Path, out, *, timeout: f
             _kill(proc)
             raise LabError(f"the command in the lab VM did not finish within {timeout:.0f} s and was stopped")
         time.sleep(0.2)
-    for thread in pumps:
-        thread.join(timeout=5)
-    status_file = run_dir / "exit-status"
-    if status_file.exists():
-        return int(status_file.read_text().strip() or "1")
-    detail = b"".join(stderr_lines).decode(errors="replace").strip().splitlines()
-    if proc.returncode != 0 and detail:
-        raise LabError(f"qemu failed: {detail[-1]}")
-    raise LabError(f"the lab VM stopped without reporting an exit status (kernel console: {_tail(console)})")
 
 
 def _guest_started(console: Path) -> bool:
     try:
-        return b"Run /init as init process" in console.read_bytes()
+        return b"lab-guest: stage2 started" in console.read_bytes()
     except OSError:
         return False
 

@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -284,7 +285,10 @@ class Session:
         except OSError as exc:
             return f"error:{exc.__class__.__name__}:{exc}"
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
+        """Close; with `abort`, reset the connection (no TIME_WAIT left behind on the director)."""
+        if abort:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.sock.close()
 
 

@@ -1,0 +1,119 @@
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Draining a real server with real traffic, and two runs at once serialised by the table lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.integration.conftest import ipvsadm, saved_table
+from tests.integration.modules import REPO, run_module
+from tests.lab.topology import VIP, Session, ask
+
+from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
+
+
+def director(topo, *args: str) -> str:
+    return subprocess.run(["ip", "netns", "exec", topo.director_ns, *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture
+def short_timeouts(nat_lab):
+    director(nat_lab, "ipvsadm", "-C")
+    director(nat_lab, "ipvsadm", "--set", "900", "2", "300")
+    director(nat_lab, "sysctl", "-qw", "net.ipv4.vs.expire_quiescent_template=1")
+    yield nat_lab
+    director(nat_lab, "ipvsadm", "-C")
+    director(nat_lab, "ipvsadm", "--set", "900", "120", "300")
+    director(nat_lab, "sysctl", "-qw", "net.ipv4.vs.expire_quiescent_template=0")
+
+
+def test_drain_waits_for_connections_and_templates_then_remove(short_timeouts):
+    topo = short_timeouts
+    key = {"netns": topo.director_ns, "protocol": "tcp", "address": VIP, "port": 80}
+    pool = [{"server": s, "forwarding": "nat"} for s in topo.servers]
+    run_module("ipvs_service", dict(key, scheduler="rr", persistence_timeout=3, real_servers=pool))
+    client = topo.clients[0]
+    session = Session(topo.client_ns, client, VIP, 80)
+    pinned = session.get()
+    drained = {v: k for k, v in topo.names().items()}[pinned]
+    task = dict(key, server=drained, forwarding="nat", state="drained", wait_drained=True, drain_poll_interval=0.5)
+
+    # While the client holds its connection, the drain cannot finish: a clear failure after the timeout.
+    stuck = run_module("ipvs_real_server", dict(task, drain_timeout=2))
+    assert stuck["failed"] is True
+    assert "1 active connections and 1 persistence templates" in stuck["msg"], stuck["msg"]
+    assert stuck["drain"]["drained"] is False
+    # Weight 0: the open connection still works, and other clients are never sent to the drained server.
+    assert session.get() == pinned
+    others = [ask(topo.client_ns, c, VIP, 80, count=2) for c in topo.clients[1:5]]
+    assert all(pinned not in answers and not any(a.startswith("error") for a in answers) for answers in others), others
+
+    # IPVS keeps a closed TCP connection in TIME_WAIT for 120 s (a fixed timeout: `ipvsadm --set` does not
+    # change it), and the template lives as long as a connection it controls: so the client resets its
+    # connection to let the drain end sooner. Seen on Debian's 6.1 kernel: the template still lingers about
+    # 60 s after its last connection, even with a 3 s persistence timeout.
+    session.close(abort=True)
+    result = run_module("ipvs_real_server", dict(task, drain_timeout=150))
+    assert not result.get("failed"), result.get("msg")
+    assert result["changed"] is False  # it was already at weight 0
+    assert result["drain"]["drained"] is True
+    assert 0 < result["drain"]["waited"] < 150
+    lines = [line for line in director(topo, "ipvsadm", "-Lnc").splitlines() if f"{drained}:80" in line]
+    assert lines == [], lines
+    removed = run_module("ipvs_real_server", dict(key, server=drained, state="absent"))
+    assert removed["commands"] == [f"-d -t {VIP}:80 -r {drained}:80"]
+    assert drained not in director(topo, "ipvsadm", "-S", "-n")
+
+
+def test_wait_drained_needs_state_drained(clean_ipvs):
+    ipvsadm("-A", "-t", f"{VIP}:80")
+    result = run_module("ipvs_real_server", {"protocol": "tcp", "address": VIP, "port": 80, "server": "192.0.2.11", "wait_drained": True})
+    assert result["failed"] and result["msg"].startswith("wait_drained:")
+    assert saved_table() == [f"-A -t {VIP}:80 -s wlc"]
+
+
+def _start_module(name: str, args: dict, tag: str) -> subprocess.Popen:
+    args_file = f"/tmp/lvs-ipvs-lock-{tag}.json"
+    with open(args_file, "w", encoding="utf-8") as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
+    collections = os.path.join(os.environ.get("LVS_IPVS_CACHE", os.path.expanduser("~/.cache/lvs-ipvs")), "collections")
+    return subprocess.Popen([sys.executable, os.path.join(REPO, "plugins", "modules", f"{name}.py"), args_file], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd="/tmp", env=dict(os.environ, PYTHONPATH=collections))
+
+
+def _result(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=120)
+    assert out.strip(), err
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_a_run_waits_for_the_table_lock(clean_ipvs):
+    ipvsadm("-A", "-t", f"{VIP}:80", "-s", "rr")
+    key = {"protocol": "tcp", "address": VIP, "port": 80}
+    with table_lock(None):
+        proc = _start_module("ipvs_real_server", dict(key, server="192.0.2.11"), "held")
+        time.sleep(8)  # far longer than the module needs (a few seconds under emulation)
+        assert proc.poll() is None, "the run did not wait for the lock"
+        assert saved_table() == [f"-A -t {VIP}:80 -s rr"]
+    result = _result(proc)
+    assert result["changed"] is True
+    assert saved_table() == [f"-A -t {VIP}:80 -s rr", f"-a -t {VIP}:80 -r 192.0.2.11:80 -g -w 1"]
+
+
+def test_two_runs_at_once_both_succeed(clean_ipvs):
+    ipvsadm("-A", "-t", f"{VIP}:80", "-s", "rr")
+    key = {"protocol": "tcp", "address": VIP, "port": 80}
+    one = _start_module("ipvs_service", dict(key, scheduler="rr", real_servers=[{"server": "192.0.2.11"}]), "one")
+    two = _start_module("ipvs_service", dict(key, scheduler="rr", real_servers=[{"server": "192.0.2.12"}]), "two")
+    results = [_result(one), _result(two)]
+    assert [r.get("failed", False) for r in results] == [False, False], results
+    assert sorted(saved_table()) == sorted([f"-A -t {VIP}:80 -s rr", f"-a -t {VIP}:80 -r 192.0.2.11:80 -g -w 1",
+                                            f"-a -t {VIP}:80 -r 192.0.2.12:80 -g -w 1"])

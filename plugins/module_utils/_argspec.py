@@ -68,7 +68,11 @@ def service_module_spec() -> t.Dict[str, t.Any]:
 
 
 def real_server_module_spec() -> t.Dict[str, t.Any]:
-    return dict(service_key_spec(), **real_server_options_spec(), **netns_spec())
+    spec = dict(service_key_spec(), **real_server_options_spec(), **netns_spec())
+    spec["wait_drained"] = {"type": "bool", "default": False}
+    spec["drain_timeout"] = {"type": "int", "default": 300}
+    spec["drain_poll_interval"] = {"type": "float", "default": 2.0}
+    return spec
 
 
 def timeouts_module_spec() -> t.Dict[str, t.Any]:
@@ -77,3 +81,34 @@ def timeouts_module_spec() -> t.Dict[str, t.Any]:
 
 def info_module_spec() -> t.Dict[str, t.Any]:
     return dict({"connections": {"type": "bool", "default": True}}, **netns_spec())
+
+
+def table_service_spec() -> t.Dict[str, t.Any]:
+    """One entry of ipvs_table's `config`: a service in the options of ipvs_service, with its real_servers."""
+    spec = dict(service_key_spec(), **service_options_spec())
+    spec["real_servers"] = {"type": "list", "elements": "dict", "options": real_server_options_spec()}
+    return spec
+
+
+def restrict_spec() -> t.Dict[str, t.Any]:
+    """One entry of ipvs_table's `restrict`: which services the task owns."""
+    return {
+        "addresses": {"type": "list", "elements": "str"},
+        "protocols": {"type": "list", "elements": "str", "choices": ["tcp", "udp", "sctp"]},
+        "ports": {"type": "list", "elements": "int"},
+        "fwmarks": {"type": "list", "elements": "int"},
+        "families": {"type": "list", "elements": "str", "choices": ["ipv4", "ipv6"]},
+    }
+
+
+def table_module_spec() -> t.Dict[str, t.Any]:
+    """ipvs_table. `config` entries follow table_service_spec(), checked entry by entry by _table_task (see there why not here)."""
+    spec = {
+        "config": {"type": "list", "elements": "dict"},
+        "state": {"type": "str", "default": "merged", "choices": ["merged", "replaced", "overridden", "deleted", "gathered", "rendered", "parsed"]},
+        "running_config": {"type": "str"},
+        "restrict": {"type": "list", "elements": "dict", "options": restrict_spec()},
+        "before_after": {"type": "str", "default": "all", "choices": ["all", "changed", "none"]},
+    }
+    spec.update(netns_spec())
+    return spec

@@ -33,7 +33,7 @@ sanity: venv
 unit: venv
 	$(PYTEST) tests/unit
 
-netns: venv
+netns: setup
 	$(PYTEST) tests/netns
 
 integration: lab

@@ -28,6 +28,7 @@ HOST_PACKAGES = (
     "nftables",
     "iptables",
     "python3-pyroute2",
+    "python3-nftables",
     "openssh-client",
     "iproute2",
 )

@@ -11,7 +11,6 @@ read-write so the guest can hand back its exit status and files. No network devi
 
 from __future__ import annotations
 
-import gzip
 import os
 import shlex
 import shutil
@@ -24,7 +23,7 @@ import time
 from pathlib import Path
 
 from .errors import LabError
-from .provision import Kernel, cache_dir, ensure_host_packages, ensure_kernel, log, module_closure
+from .provision import Kernel, build_initramfs, cache_dir, ensure_host_packages, ensure_kernel, log
 from .qemu import accel_args, qemu_binary
 
 # Only what the first stage needs to reach the host's root; everything else is loaded later by
@@ -90,43 +89,16 @@ sync
 """
 
 
-def build_initramfs(kernel: Kernel) -> Path:
-    """An initramfs with busybox, the first stage's modules and init (cached per kernel)."""
-    target = cache_dir() / f"initramfs-{kernel.version}-v{INITRAMFS_FORMAT}.cpio.gz"
-    if target.exists():
-        return target
-    if not Path("/bin/busybox").exists():
-        raise LabError("busybox is not installed: apt-get install busybox-static")
-    with tempfile.TemporaryDirectory(prefix="lab-initramfs-") as tmp:
-        root = Path(tmp)
-        for sub in ("bin", "proc", "sys", "dev", "modules"):
-            (root / sub).mkdir()
-        shutil.copy2("/bin/busybox", root / "bin" / "busybox")
-        init = root / "init"
-        init.write_text(GUEST_INIT)
-        init.chmod(0o755)
-        names = []
-        for ko in module_closure(kernel, INITRAMFS_MODULES):
-            shutil.copy2(ko, root / "modules" / ko.name)
-            names.append(ko.name)
-        (root / "modules.order").write_text("\n".join(names) + "\n")
-        files = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
-        cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=("\n".join(["."] + files) + "\n").encode(),
-                              capture_output=True, cwd=root, check=False)
-        if cpio.returncode != 0:
-            raise LabError(f"building the initramfs failed: {cpio.stderr.decode(errors='replace').strip()}")
-        partial = target.with_suffix(".partial")
-        with gzip.open(partial, "wb", compresslevel=1) as out:
-            out.write(cpio.stdout)
-        partial.replace(target)
-    return target
+def fast_initramfs(kernel: Kernel) -> Path:
+    """The fast mode's initramfs: busybox, the first stage's modules and its init (cached per kernel)."""
+    return build_initramfs(kernel, GUEST_INIT, INITRAMFS_MODULES, cache_dir() / f"initramfs-{kernel.version}-v{INITRAMFS_FORMAT}.cpio.gz")
 
 
 def prepare() -> tuple[Kernel, Path]:
     """Everything fast mode needs, from the cache when it is there."""
     ensure_host_packages()
     kernel = ensure_kernel()
-    return kernel, build_initramfs(kernel)
+    return kernel, fast_initramfs(kernel)
 
 
 def guest_path() -> str:

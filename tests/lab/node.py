@@ -18,12 +18,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 from .errors import LabError
-from .provision import Kernel, cache_dir, check_disk, ensure_host_packages, ensure_kernel, log, module_closure, run
+from .provision import Kernel, build_initramfs, cache_dir, check_disk, ensure_host_packages, ensure_kernel, log, run
 from .qemu import accel_args, qemu_binary
 
 SUITE = "bookworm"
@@ -138,30 +137,7 @@ def _configure_image(root: Path) -> None:
 
 
 def _node_initramfs(kernel: Kernel) -> Path:
-    target = cache_dir() / f"node-initramfs-{kernel.version}-v{IMAGE_FORMAT}.cpio.gz"
-    if target.exists():
-        return target
-    with tempfile.TemporaryDirectory(prefix="lab-node-initramfs-") as tmp:
-        root = Path(tmp)
-        for sub in ("bin", "proc", "sys", "dev", "modules"):
-            (root / sub).mkdir()
-        shutil.copy2("/bin/busybox", root / "bin" / "busybox")
-        (root / "init").write_text(NODE_INIT)
-        (root / "init").chmod(0o755)
-        names = []
-        for ko in module_closure(kernel, INITRAMFS_MODULES):
-            shutil.copy2(ko, root / "modules" / ko.name)
-            names.append(ko.name)
-        (root / "modules.order").write_text("\n".join(names) + "\n")
-        files = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
-        cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=("\n".join(["."] + files) + "\n").encode(),
-                              capture_output=True, cwd=root, check=False)
-        if cpio.returncode != 0:
-            raise LabError(f"building the node initramfs failed: {cpio.stderr.decode(errors='replace').strip()}")
-        partial = target.with_suffix(".partial")
-        partial.write_bytes(subprocess.run(["gzip", "-1"], input=cpio.stdout, capture_output=True, check=True).stdout)
-        partial.replace(target)
-    return target
+    return build_initramfs(kernel, NODE_INIT, INITRAMFS_MODULES, cache_dir() / f"node-initramfs-{kernel.version}-v{IMAGE_FORMAT}.cpio.gz")
 
 
 def _free_port() -> int:

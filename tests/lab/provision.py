@@ -9,10 +9,12 @@ Each step is skipped when its result is already in the cache, so a second set-up
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from .errors import LabError
@@ -200,3 +202,33 @@ def module_closure(kernel: Kernel, names: list[str]) -> list[Path]:
             raise LabError(f"the lab kernel {kernel.version} has no module {name}")
         visit(by_name[key])
     return [kernel.modules / p for p in order]
+
+
+def build_initramfs(kernel: Kernel, init: str, modules: list[str], target: Path) -> Path:
+    """An initramfs of busybox, `init` and the .ko files of `modules` (with their dependencies), cached at `target`."""
+    if target.exists():
+        return target
+    if not Path("/bin/busybox").exists():
+        raise LabError("busybox is not installed: apt-get install busybox-static")
+    with tempfile.TemporaryDirectory(prefix="lab-initramfs-") as tmp:
+        root = Path(tmp)
+        for sub in ("bin", "proc", "sys", "dev", "modules"):
+            (root / sub).mkdir()
+        shutil.copy2("/bin/busybox", root / "bin" / "busybox")
+        (root / "init").write_text(init)
+        (root / "init").chmod(0o755)
+        names = []
+        for ko in module_closure(kernel, modules):
+            shutil.copy2(ko, root / "modules" / ko.name)
+            names.append(ko.name)
+        (root / "modules.order").write_text("\n".join(names) + "\n")
+        files = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+        cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=("\n".join(["."] + files) + "\n").encode(),
+                              capture_output=True, cwd=root, check=False)
+        if cpio.returncode != 0:
+            raise LabError(f"building the initramfs {target.name} failed: {cpio.stderr.decode(errors='replace').strip()}")
+        partial = target.with_suffix(".partial")
+        with gzip.open(partial, "wb", compresslevel=1) as out:
+            out.write(cpio.stdout)
+        partial.replace(target)
+    return target

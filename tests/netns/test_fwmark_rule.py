@@ -68,12 +68,12 @@ def _iptables_is_nf_tables() -> bool:
 
 
 HAS_LIBNFTABLES = _has_libnftables()
+IPTABLES_NF_TABLES = _iptables_is_nf_tables()
 
 
 def test_the_libnftables_binding_is_there_for_the_system_python():
     """The module prefers libnftables where it imports; `make setup` installs python3-nftables so that path is tested."""
     assert HAS_LIBNFTABLES, "python3-nftables is not installed for /usr/bin/python3 (make setup installs it)"
-IPTABLES_NF_TABLES = _iptables_is_nf_tables()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,16 +11,30 @@ rr; port 8080 is a service of its own. Each client's HTTP and HTTPS land on one 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 from .topology import VIP, Topology, ask, sh
 
-MARK = 8
-
 
 def director(topo: Topology, *argv: str) -> str:
     return sh(*argv, ns=topo.director_ns)
+
+
+def run_playbook(topo: Topology) -> None:
+    """The director made by lvs.ipvs's modules, through ansible-playbook as an operator runs it."""
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cache = os.environ.get("LVS_IPVS_CACHE", os.path.expanduser("~/.cache/lvs-ipvs"))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(cache, "collections"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCAL_TEMP="/tmp/ansible-local", ANSIBLE_REMOTE_TEMP="/tmp/ansible-remote", ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    proc = subprocess.run(["ip", "netns", "exec", topo.director_ns, playbook, "-c", "local", "-i", "localhost,", "--diff",
+                           os.path.join(repo, "tests", "lab", "demo_pnmpp.yml")], env=env, cwd="/tmp", capture_output=True, text=True, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(("TASK", "changed", "ok", "fatal", "localhost", "+", "-A", "-a")) or "failed=" in ln]
+    print("\n".join(lines) + "\n")
+    if proc.returncode != 0:
+        raise RuntimeError(f"the playbook failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
 
 
 def inside() -> int:
@@ -28,13 +42,8 @@ def inside() -> int:
     try:
         topo.serve()
         print("== PNMPP director: HTTP and HTTPS of one client on one real server ==\n")
-        director(topo, "nft", "add table inet lvs_ipvs; add chain inet lvs_ipvs prerouting { type filter hook prerouting priority mangle; }; "
-                 f"add rule inet lvs_ipvs prerouting ip daddr {VIP} tcp dport {{ 80, 443 }} meta mark set {MARK} comment \"lvs.ipvs:pnmpp\"")
-        director(topo, "ipvsadm", "-A", "-f", str(MARK), "-s", "rr", "-p", "600")
-        director(topo, "ipvsadm", "-A", "-t", f"{VIP}:8080", "-s", "rr")
-        for server in topo.servers:
-            director(topo, "ipvsadm", "-a", "-f", str(MARK), "-r", server, "-m", "-w", "1")
-            director(topo, "ipvsadm", "-a", "-t", f"{VIP}:8080", "-r", f"{server}:8080", "-m", "-w", "1")
+        print("$ ansible-playbook -c local tests/lab/demo_pnmpp.yml   (in the director's namespace)")
+        run_playbook(topo)
         print("$ ipvsadm -S -n")
         print(director(topo, "ipvsadm", "-S", "-n"))
         print(f"{'client':<16} {'HTTP (80) x3':<18} {'HTTPS (443) x3':<18} {'8080 (not marked) x3'}")

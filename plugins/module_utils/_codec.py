@@ -920,15 +920,28 @@ class IpvsNetlink:
 
     def _call(self, request: IpvsRequest, dump: bool = False, reply_class: type = IpvsMessage) -> list[t.Any]:
         """Send one request; return its decoded replies, or raise the mapped kernel error."""
-        flags = NLM_F_REQUEST | (NLM_F_DUMP if dump else NLM_F_ACK)
+        if dump:
+            return [decode_message(raw, reply_class) for raw in self.dump_raw(request)]
+        seq = self._channel.next_seq()
+        try:
+            raws = self._channel.exchange(request.encode(self.family_id, seq, NLM_F_REQUEST | NLM_F_ACK), seq, False)
+        except NetlinkError as exc:
+            raise kernel_error(exc.code, request, _detail(exc)) from None
+        return [decode_message(raw, reply_class) for raw in raws]
+
+    def dump_raw(self, request: IpvsRequest) -> list[RawMessage]:
+        """Send a GET request as a dump; return every part of the answer undecoded (for _wire's struct readers).
+
+        A dump the kernel marks interrupted (the table changed meanwhile) is asked again, up to three times.
+        """
         for _attempt in range(3):
             seq = self._channel.next_seq()
             try:
-                raws = self._channel.exchange(request.encode(self.family_id, seq, flags), seq, dump)
+                raws = self._channel.exchange(request.encode(self.family_id, seq, NLM_F_REQUEST | NLM_F_DUMP), seq, True)
             except NetlinkError as exc:
                 raise kernel_error(exc.code, request, _detail(exc)) from None
             if not any(raw.flags & NLM_F_DUMP_INTR for raw in raws):
-                return [decode_message(raw, reply_class) for raw in raws]
+                return raws
         raise IpvsError(f"{request.what}: the table kept changing during the dump; try again")
 
     def request(self, request: IpvsRequest) -> None:

@@ -1,0 +1,371 @@
+#!/usr/bin/python
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ipvs_table
+short_description: Manage the whole IPVS table (or the part a task owns) in one task
+version_added: 0.1.0
+description:
+  - Declares many virtual services with their real servers in one task, the resource-module way of C(ansible.netcommon) (states
+    V(merged), V(replaced), V(overridden), V(deleted), V(gathered), V(rendered), V(parsed)).
+  - Reads the kernel's table once (one service dump, one real-server dump per service), compares in memory, and sends only the
+    difference, pipelined over generic netlink. One task for a thousand services instead of a thousand module runs.
+  - Every entry of O(config) takes exactly the options of M(lvs.ipvs.ipvs_service), and its O(config[].real_servers) those of
+    M(lvs.ipvs.ipvs_real_server). Every entry is validated before the first netlink request; an invalid task changes nothing, and
+    the error names the entry, for example C(config[3].real_servers[1].weight).
+  - Changes of scheduler, persistence, weight, forwarding or thresholds are edits in place (C(ipvsadm -E), C(-e)) that keep
+    connections and persistence templates. Only services and real servers whose identity changes are deleted and added.
+  - O(restrict) limits the services the task owns, so that several teams or roles can share one table; services outside it are
+    never read into the result, never changed and never removed, whatever O(state) says.
+  - B(If the kernel refuses an operation) (for example a scheduler whose module cannot load), the task fails and says which command
+    and why. Operations go to the kernel in batches of 64 (one netlink datagram each). The batches before the one with the first
+    refusal are applied; in that batch every operation was tried and is applied unless the kernel refused it too; no later batch
+    is sent. The failure lists RV(ignore:applied_commands), RV(ignore:refused) and RV(ignore:unsent_commands); nothing is rolled
+    back. Run the task again once the cause is fixed; it reads the table again and completes it.
+author:
+  - lvs.ipvs contributors (@lvs-ipvs)
+extends_documentation_fragment:
+  - lvs.ipvs._attributes
+  - lvs.ipvs._attributes.ALL
+  - lvs.ipvs._netns
+options:
+  config:
+    description:
+      - The virtual services, each with its real servers.
+      - With O(state=merged), O(state=replaced), O(state=overridden) and O(state=rendered), the services to have. With O(state=deleted),
+        the services to remove (only the options naming a service count); omitted or empty, O(state=deleted) removes every service
+        in O(restrict) (the whole table without O(restrict)).
+    type: list
+    elements: dict
+    suboptions:
+      protocol:
+        description:
+          - Protocol of a virtual service named by O(config[].address) and O(config[].port) (C(ipvsadm -t), C(-u), C(--sctp-service)).
+          - Give either O(config[].protocol), O(config[].address) and O(config[].port), or O(config[].fwmark).
+        type: str
+        choices: [tcp, udp, sctp]
+      address:
+        description:
+          - The virtual IP address (VIP), IPv4 or IPv6.
+        type: str
+      port:
+        description:
+          - The virtual port. V(0) means every port of the VIP and is accepted only for a persistent service (PCC).
+        type: int
+      fwmark:
+        description:
+          - Firewall mark of a fwmark virtual service (C(ipvsadm -f)), 1 to 4294967295.
+          - Mutually exclusive with O(config[].protocol), O(config[].address) and O(config[].port).
+        type: int
+      family:
+        description:
+          - Address family of a fwmark service (C(ipvsadm -6) for V(ipv6)).
+          - For a service named by O(config[].address), the family follows from the address; a conflicting value is an error.
+        type: str
+        choices: [ipv4, ipv6]
+      scheduler:
+        description:
+          - Scheduling algorithm (C(ipvsadm -s)). The kernel loads its module on first use.
+          - V(twos) exists only on kernels 6.3 and newer.
+        type: str
+        default: wlc
+        choices: [rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, twos]
+      scheduler_flags:
+        description:
+          - Scheduler flags (C(ipvsadm -b)). V(sh-fallback) and V(sh-port) are for V(sh), V(mh-fallback) and V(mh-port) for V(mh);
+            V(flag-1), V(flag-2), V(flag-3) are the raw bits for other schedulers.
+        type: list
+        elements: str
+        choices: [sh-fallback, sh-port, mh-fallback, mh-port, flag-1, flag-2, flag-3]
+        default: []
+      persistence_timeout:
+        description:
+          - Makes the service persistent (C(ipvsadm -p)), 1 to 2678400 seconds. Unset means not persistent.
+        type: int
+      persistence_granularity:
+        description:
+          - Which clients share one persistence template (C(ipvsadm -M)); for IPv4 a netmask such as V(255.255.255.0) or a prefix
+            length, for IPv6 a prefix length 1 to 128. Needs O(config[].persistence_timeout).
+        type: str
+      persistence_engine:
+        description:
+          - Persistence engine (C(ipvsadm --pe)). Needs O(config[].persistence_timeout).
+        type: str
+        choices: [sip]
+      one_packet:
+        description:
+          - One-packet scheduling (C(ipvsadm -o)). Only for UDP and fwmark services.
+        type: bool
+        default: false
+      real_servers:
+        description:
+          - The real servers of this service, with the options of M(lvs.ipvs.ipvs_real_server).
+          - With O(state=merged), unset leaves the pool alone, and real servers not listed stay; list one with
+            O(config[].real_servers[].state=absent) to remove it.
+          - With O(state=replaced) and O(state=overridden), the pool is exactly this list (unset means no real servers).
+        type: list
+        elements: dict
+        suboptions:
+          server:
+            description: Address of the real server.
+            type: str
+            required: true
+          server_port:
+            description: Port on the real server. Defaults to the service port (as C(ipvsadm)); DR and tunnel forwarding always use it.
+            type: int
+          forwarding:
+            description: Forwarding method. V(dr) (direct routing, C(-g)), V(nat) (masquerading, C(-m)), V(tunnel) (C(-i)).
+            type: str
+            choices: [dr, route, gate, nat, masq, tunnel, ipip]
+            default: dr
+          weight:
+            description: Weight, 0 to 65535. 0 takes no new connections (quiescent).
+            type: int
+            default: 1
+          upper_threshold:
+            description: Upper connection threshold (C(-x)); 0 means no limit.
+            type: int
+            default: 0
+          lower_threshold:
+            description: Lower connection threshold (C(-y)); 0 means no limit.
+            type: int
+            default: 0
+          tunnel_type:
+            description: Tunnel encapsulation for O(config[].real_servers[].forwarding=tunnel).
+            type: str
+            choices: [ipip, gue, gre]
+          tunnel_port:
+            description: Destination port of GUE encapsulation; required with O(config[].real_servers[].tunnel_type=gue).
+            type: int
+          tunnel_checksum:
+            description: Checksum mode of GUE and GRE tunnels.
+            type: str
+            choices: [nocsum, csum, remcsum]
+          state:
+            description: V(present), V(absent), or V(drained) (present with weight 0).
+            type: str
+            choices: [present, absent, drained]
+            default: present
+  state:
+    description:
+      - V(merged) adds the services of O(config) and edits them in place; their real servers are added or edited, and real servers
+        not listed stay. Services not listed stay.
+      - V(replaced) makes each service of O(config) exactly as declared, pool included (real servers not listed are removed).
+        Services not listed stay.
+      - V(overridden) makes the table exactly O(config). B(Every service that O(config) does not list is removed, with its real
+        servers and connections) (within O(restrict); the whole table without it). Give O(restrict) when anything else, another
+        role, keepalived, kube-proxy, manages services on the same host.
+      - V(deleted) removes the services listed in O(config); B(with no O(config), every service within O(restrict), the whole table
+        without it).
+      - V(gathered) returns the table (within O(restrict)) in RV(gathered), in the form of O(config); it changes nothing.
+      - V(rendered) returns the C(ipvsadm -R) lines of O(config) in RV(rendered), without talking to the kernel.
+      - V(parsed) reads O(running_config), the output of C(ipvsadm -S -n), and returns it in the form of O(config) in RV(parsed),
+        without talking to the kernel.
+    type: str
+    choices: [merged, replaced, overridden, deleted, gathered, rendered, parsed]
+    default: merged
+  running_config:
+    description:
+      - With O(state=parsed), the text to read, as written by C(ipvsadm -S -n) (or given to C(ipvsadm -R)); the commands
+        C(-A), C(-E), C(-D), C(-C), C(-a), C(-e), C(-d) are replayed in order.
+      - Only numeric addresses and ports are understood (C(-n)).
+    type: str
+  restrict:
+    description:
+      - Limits the services this task owns. Without it, the task owns the whole table of the network namespace.
+      - A service is owned when at least one entry matches it; an entry matches when every option it gives matches.
+      - Services not owned are left alone by every state, V(overridden) and V(deleted) included, and are not in the results.
+        A service of O(config) that is not owned is an error.
+    type: list
+    elements: dict
+    suboptions:
+      addresses:
+        description:
+          - VIPs or networks (V(198.51.100.0/24), V(2001:db8::/64)) of services named by address. Fwmark services do not match.
+        type: list
+        elements: str
+      protocols:
+        description:
+          - Protocols of services named by address. Fwmark services do not match.
+        type: list
+        elements: str
+        choices: [tcp, udp, sctp]
+      ports:
+        description:
+          - Virtual ports of services named by address. Fwmark services do not match.
+        type: list
+        elements: int
+      fwmarks:
+        description:
+          - Firewall marks of fwmark services. Services named by address do not match. Cannot be combined with
+            O(restrict[].addresses), O(restrict[].protocols) or O(restrict[].ports) in one entry.
+        type: list
+        elements: int
+      families:
+        description:
+          - Address families (V(ipv4), V(ipv6)) of services of both kinds.
+        type: list
+        elements: str
+        choices: [ipv4, ipv6]
+  before_after:
+    description:
+      - What RV(before) and RV(after) hold. V(all), every service in O(restrict) (the resource-module convention); V(changed),
+        only the services the task adds, edits or removes; V(none), nothing (both empty or left out).
+      - With thousands of services, V(changed) or V(none) saves real time. Ansible walks every value a module returns (to hide
+        C(no_log) values) at several microseconds each; a table of 1,000 services of 10 real servers is about 80,000 values,
+        which costs more than reading the kernel's table. RV(commands) and the diff (C(--diff)) show what changed either way.
+    type: str
+    choices: [all, changed, none]
+    default: all
+notes:
+  - C(ipvsadm -S) does not save connection thresholds; RV(rendered) and the diff show them as C(-x) and C(-y), which C(ipvsadm -R)
+    accepts.
+  - C(ipvsadm -R) is not atomic either; unlike it, this module reads the kernel and sends only the difference, so a re-run after a
+    failure finishes the job without touching what is already right.
+seealso:
+  - module: lvs.ipvs.ipvs_service
+  - module: lvs.ipvs.ipvs_real_server
+  - module: lvs.ipvs.ipvs_info
+"""
+
+EXAMPLES = r"""
+- name: The shop's services, nothing else on this director (overridden removes every other service)
+  lvs.ipvs.ipvs_table:
+    state: overridden
+    config:
+      - fwmark: 8
+        scheduler: rr
+        persistence_timeout: 600
+        real_servers:
+          - server: 192.0.2.11
+            weight: 2
+          - server: 192.0.2.12
+            weight: 2
+      - protocol: tcp
+        address: 198.51.100.1
+        port: 8080
+        scheduler: wlc
+        real_servers:
+          - server: 192.0.2.21
+            forwarding: nat
+
+- name: Team A owns 198.51.100.0/25 only; services of other teams stay as they are
+  lvs.ipvs.ipvs_table:
+    state: overridden
+    restrict:
+      - addresses: [198.51.100.0/25]
+    config: "{{ team_a_services }}"
+
+- name: Drain one real server, leave everything else alone
+  lvs.ipvs.ipvs_table:
+    state: merged
+    config:
+      - protocol: tcp
+        address: 198.51.100.1
+        port: 8080
+        real_servers:
+          - server: 192.0.2.21
+            forwarding: nat
+            state: drained
+
+- name: Remove two services
+  lvs.ipvs.ipvs_table:
+    state: deleted
+    config:
+      - protocol: tcp
+        address: 198.51.100.1
+        port: 8080
+      - fwmark: 8
+
+- name: Read the table, as ipvs_table config
+  lvs.ipvs.ipvs_table:
+    state: gathered
+  register: table
+
+- name: Turn a saved ipvsadm -S -n into config (no kernel needed)
+  lvs.ipvs.ipvs_table:
+    state: parsed
+    running_config: "{{ lookup('ansible.builtin.file', 'ipvsadm.rules') }}"
+  register: saved
+
+- name: Restore it, exactly
+  lvs.ipvs.ipvs_table:
+    state: overridden
+    config: "{{ saved.parsed }}"
+"""
+
+RETURN = r"""
+before:
+  description: The services (within O(restrict)) before the task, in the form of O(config), in C(ipvsadm)'s sort order.
+  returned: when O(state) is V(merged), V(replaced), V(overridden) or V(deleted)
+  type: list
+  elements: dict
+  sample:
+    - protocol: tcp
+      address: 198.51.100.1
+      port: 80
+      family: ipv4
+      scheduler: rr
+      scheduler_flags: []
+      persistence_timeout: 3600
+      persistence_granularity: 32
+      one_packet: false
+      real_servers:
+        - {server: 192.0.2.11, server_port: 80, forwarding: dr, weight: 2, upper_threshold: 0, lower_threshold: 0}
+commands:
+  description: What was sent (in check mode, what would be), as C(ipvsadm) command lines, in order.
+  returned: when O(state) is V(merged), V(replaced), V(overridden) or V(deleted)
+  type: list
+  elements: str
+  sample: ["-E -t 198.51.100.1:80 -s rr -p 3600", "-e -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 2", "-D -f 9"]
+after:
+  description: The services (within O(restrict)) after the task (in check mode, as they would be), in the form of O(config).
+  returned: when changed
+  type: list
+  elements: dict
+gathered:
+  description: The services in the kernel (within O(restrict)), in the form of O(config).
+  returned: when O(state=gathered)
+  type: list
+  elements: dict
+rendered:
+  description: O(config) as C(ipvsadm -R) input lines, in C(ipvsadm -S -n)'s order and syntax.
+  returned: when O(state=rendered)
+  type: list
+  elements: str
+  sample: ["-A -t 198.51.100.1:80 -s rr -p 3600", "-a -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 2"]
+parsed:
+  description: O(running_config) in the form of O(config), normalised as the kernel would hold it.
+  returned: when O(state=parsed)
+  type: list
+  elements: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import table_module_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._table_task import run_table
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=table_module_spec(),
+        supports_check_mode=True,
+        required_if=[
+            ("state", "merged", ["config"]),
+            ("state", "replaced", ["config"]),
+            ("state", "overridden", ["config"]),
+            ("state", "rendered", ["config"]),
+            ("state", "parsed", ["running_config"]),
+        ],
+        mutually_exclusive=[("config", "running_config")],
+    )
+    run_table(module)
+
+
+if __name__ == "__main__":
+    main()

@@ -16,6 +16,7 @@ Validation of module parameters raises OptionError before anything touches the k
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
 import typing as t
@@ -92,7 +93,7 @@ class Service:
 
     def __post_init__(self) -> None:
         if self.address is not None:
-            object.__setattr__(self, "address", str(ipaddress.ip_address(self.address)))
+            object.__setattr__(self, "address", canonical_address(self.address))
         bits = flag_bits(self.scheduler_flags)
         object.__setattr__(self, "scheduler_flags", flag_names(self.scheduler, bits))
 
@@ -119,7 +120,7 @@ class RealServer:
     tunnel_checksum: t.Optional[str] = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "address", str(ipaddress.ip_address(self.address)))
+        object.__setattr__(self, "address", canonical_address(self.address))
 
     @property
     def family(self) -> str:
@@ -130,14 +131,28 @@ class RealServer:
         return (self.address, self.port)
 
 
+# A table of thousands of services repeats a few hundred addresses (VIPs, real-server farms):
+# each is parsed once per module run.
+@functools.lru_cache(maxsize=None)
+def canonical_address(text: str) -> str:
+    """The canonical text of an IP address (ValueError if it is not one)."""
+    return str(ipaddress.ip_address(text))
+
+
+@functools.lru_cache(maxsize=None)
+def address_number(text: str) -> int:
+    """An IP address as an integer, for sorting."""
+    return int(ipaddress.ip_address(text))
+
+
 def service_sort_key(service: Service) -> t.Tuple[int, int, int, int, int]:
     """Order of ipvsadm's sorted listing: fwmark, family, protocol, address, port."""
-    address = int(ipaddress.ip_address(service.address)) if service.address else 0
+    address = address_number(service.address) if service.address else 0
     return (service.fwmark or 0, AF_OF_FAMILY[service.family], PROTOCOLS.get(service.protocol or "", 0), address, service.port or 0)
 
 
 def real_server_sort_key(real_server: RealServer) -> t.Tuple[int, int, int]:
-    return (AF_OF_FAMILY[real_server.family], int(ipaddress.ip_address(real_server.address)), real_server.port)
+    return (AF_OF_FAMILY[real_server.family], address_number(real_server.address), real_server.port)
 
 
 # Scheduler flags

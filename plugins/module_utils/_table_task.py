@@ -133,7 +133,8 @@ def _plain(value: t.Any, kind: t.Tuple[str, t.Optional[str], t.Optional[t.Frozen
     """Whether Ansible would take `value` as it is (no conversion, no default, a valid choice)."""
     wanted, elements, choices = kind
     if value is None:
-        return default is None
+        # Ansible 2.19 refuses an explicit null for an option with choices: let it say so.
+        return default is None and choices is None
     if wanted == "list":
         if type(value) is not list:  # pylint: disable=unidiomatic-typecheck
             return False

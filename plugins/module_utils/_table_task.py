@@ -552,4 +552,19 @@ def run_table(module: AnsibleModule) -> None:
             result["diff"] = diff_of(have, after)
         return result
 
-    fail_on_errors(module, action)
+    def action_with_invocation() -> t.Dict[str, t.Any]:
+        result = action()
+        config = module.params["config"]
+        if config is not None and len(config) > ECHO_LIMIT:
+            # Ansible echoes every argument back (`invocation`, seen with -vvv): for a big table, walking and encoding
+            # that copy of the config costs more than reading and planning the table itself.
+            servers = sum(len(entry.get("real_servers") or ()) for entry in config if isinstance(entry, dict))
+            arguments = dict(module.params, config=f"{len(config)} services with {servers} real servers (not echoed: over {ECHO_LIMIT})")
+            result["invocation"] = {"module_args": arguments}
+        return result
+
+    fail_on_errors(module, action_with_invocation)
+
+
+# Above this many services in config, the invocation echo summarises config instead of repeating it.
+ECHO_LIMIT = 100

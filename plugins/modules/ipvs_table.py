@@ -26,6 +26,8 @@ description:
     refusal are applied; in that batch every operation was tried and is applied unless the kernel refused it too; no later batch
     is sent. The failure lists RV(ignore:applied_commands), RV(ignore:refused) and RV(ignore:unsent_commands); nothing is rolled
     back. Run the task again once the cause is fixed; it reads the table again and completes it.
+  - With more than 100 services in O(config), the arguments Ansible echoes back (C(invocation), shown with C(-vvv)) give a
+    one-line summary of O(config) instead of the whole list, which would cost more time than the work itself.
 author:
   - lvs.ipvs contributors (@lvs-ipvs)
 extends_documentation_fragment:

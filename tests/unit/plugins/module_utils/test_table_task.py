@@ -31,6 +31,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import real_server_result, service_result
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, make_table, plan_table
 from ansible_collections.lvs.ipvs.plugins.module_utils._table_task import (
+    ECHO_LIMIT,
     Declared,
     EntryChecker,
     KernelObjects,
@@ -418,3 +419,28 @@ def test_documented_config_suboptions_are_the_spec_the_entries_are_checked_again
     # validate-modules cannot see them: `config` is a plain list of dicts in the argument spec (see _table_task).
     documented = yaml.safe_load(ipvs_table.DOCUMENTATION)["options"]["config"]["suboptions"]
     assert _documented(documented) == _normalised(table_service_spec())
+
+
+def _rendered_result(services: int) -> t.Dict[str, t.Any]:
+    """ipvs_table's main() with state=rendered (no kernel needed), and the JSON it printed."""
+    import contextlib
+    import io
+    import json
+
+    from ansible.module_utils.testing import patch_module_args
+
+    config = [{"protocol": "tcp", "address": "198.51.100.1", "port": 1000 + index, "real_servers": [{"server": "192.0.2.11"}]}
+              for index in range(services)]
+    out = io.StringIO()
+    with patch_module_args({"config": config, "state": "rendered"}), contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        ipvs_table.main()
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def test_a_small_config_is_echoed_whole_and_a_big_one_summarised():
+    small = _rendered_result(ECHO_LIMIT)
+    assert len(small["invocation"]["module_args"]["config"]) == ECHO_LIMIT
+    big = _rendered_result(ECHO_LIMIT + 1)
+    assert big["invocation"]["module_args"]["config"] == f"{ECHO_LIMIT + 1} services with {ECHO_LIMIT + 1} real servers (not echoed: over {ECHO_LIMIT})"
+    assert big["invocation"]["module_args"]["state"] == "rendered"
+    assert len(big["rendered"]) == 2 * (ECHO_LIMIT + 1)

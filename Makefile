@@ -6,7 +6,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo setup venv lab test sanity unit netns integration node clean-lab
+.PHONY: demo setup venv lab test sanity unit netns integration node bench clean-lab
 
 ## The main job: a PNMPP director in the lab VM, with traffic showing the persistence.
 demo: setup
@@ -41,6 +41,10 @@ integration: lab
 
 node: lab
 	$(PYTEST) tests/node
+
+## ipvs_table against ipvsadm -R in one lab VM run (not part of `make test`).
+bench: lab
+	tests/bench/run.sh
 
 clean-lab:
 	$(PY) -m tests.lab down

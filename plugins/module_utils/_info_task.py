@@ -16,6 +16,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _conntable
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import real_server_from_kernel, service_from_kernel, service_sort_key
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import fail_on_errors, ipvs_session, real_server_result, require_pyroute2, service_result
+from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon_task import daemon_options
 
 _COUNTS = {"active_conns": "active_connections", "inact_conns": "inactive_connections", "persist_conns": "persistent_connections"}
 
@@ -50,7 +51,8 @@ def run_info(module: AnsibleModule) -> None:
                 "connection_table_size": info["conn_tab_size"],
                 "services": _services(ipvs),
                 "timeouts": ipvs.timeouts(),
-                "sync_daemons": ipvs.daemons(),
+                # In ipvs_sync_daemon's option names, so an entry can be fed back to it.
+                "sync_daemons": [daemon_options(daemon) for daemon in ipvs.daemons()],
             }
         if module.params["connections"]:
             with _codec.in_netns(netns):

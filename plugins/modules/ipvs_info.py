@@ -28,6 +28,7 @@ options:
     default: true
 seealso:
   - module: lvs.ipvs.ipvs_service
+  - module: lvs.ipvs.ipvs_sync_daemon
 """
 
 EXAMPLES = r"""
@@ -96,12 +97,14 @@ templates:
     - {protocol: tcp, client: 203.0.113.10, virtual: 198.51.100.1, virtual_port: 80, real_server: 192.0.2.11,
        real_server_port: 80, state: ASSURED, expires: 3598}
 sync_daemons:
-  description: Running connection synchronisation daemons (C(ipvsadm -Ln --daemon)).
+  description:
+    - Running connection synchronisation daemons (C(ipvsadm -L --daemon)), none, a master, a backup or both.
+    - In the option names of M(lvs.ipvs.ipvs_sync_daemon), so an entry can be fed back to it.
   returned: always
   type: list
   elements: dict
   sample:
-    - {state: master, interface: eth0, sync_id: 0}
+    - {role: master, state: started, interface: ha0, sync_id: 10, max_length: 1472, group: 224.0.0.81, port: 8848, ttl: 1}
 """
 
 from ansible.module_utils.basic import AnsibleModule

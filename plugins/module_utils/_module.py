@@ -39,7 +39,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import (
     IPVS_CMD_SET_DEST,
     IPVS_CMD_SET_SERVICE,
 )
-from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, Table, make_table, table_after
+from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, Table, inverse, make_table, table_after
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render, render_service_table
 
 
@@ -134,13 +134,16 @@ def operation_request(operation: Operation, nests: t.Optional[t.Dict[t.Any, byte
     return _wire.PackedRequest(cmd, service_bytes + dest_bytes)
 
 
-def apply(ipvs: _codec.IpvsNetlink, operations: t.Sequence[Operation]) -> None:
-    """Send the plan in order, pipelined in batches; on a refusal say which operation and why, and what was done.
+def apply(ipvs: _codec.IpvsNetlink, operations: t.Sequence[Operation], have: t.Optional[Table] = None) -> None:
+    """Send the plan in order, pipelined in batches; on a refusal say which operation and why, and undo what was done.
 
-    Stops after the batch (ipvs.batch_size operations, one datagram) that holds the first refusal:
-    every operation of earlier batches is applied; in that batch every operation was tried, and is
-    applied unless refused too; later batches are not sent. Raises TaskError naming the first refused
-    command and the kernel's reason, with `applied_commands`, `refused` and `unsent_commands`.
+    The batch (ipvs.batch_size operations, one datagram) that holds the first refusal is the last
+    sent: every operation of earlier batches was applied; in that batch every operation was tried,
+    and is applied unless refused too. With `have` (the table the plan was made against), every
+    applied operation is then undone, newest first (_planner.inverse), so that a task the kernel
+    refuses leaves the table as it was; without it, what was applied stays. Raises TaskError naming
+    the first refused command and the kernel's reason, with `refused`, `unsent_commands`,
+    `applied_commands`, and `rolled_back_commands` (plus `rollback_refused` if undoing failed too).
     """
     size = max(1, ipvs.batch_size)
     nests: t.Dict[t.Any, bytes] = {}
@@ -157,11 +160,29 @@ def apply(ipvs: _codec.IpvsNetlink, operations: t.Sequence[Operation]) -> None:
                 unsent_commands=[render(op) for op in operations[start + len(batch):]],
             ) from exc
         if any(result is not None for result in results):
-            raise _refusal(operations, start, results, size)
+            if have is None:
+                raise _refusal(operations, start, results, size)
+            applied = list(operations[:start]) + [operation for operation, result in zip(batch, results) if result is None]
+            raise _refusal(operations, start, results, size, rollback=_roll_back(ipvs, applied, have))
 
 
-def _refusal(operations: t.Sequence[Operation], start: int, results: t.Sequence[t.Optional[_codec.IpvsKernelError]], size: int) -> TaskError:
-    """The TaskError for a batch (operations[start:start + len(results)]) in which the kernel refused something."""
+def _roll_back(ipvs: _codec.IpvsNetlink, applied: t.Sequence[Operation], have: Table) -> t.Tuple[t.List[Operation], t.List[t.Dict[str, t.Any]]]:
+    """Undo `applied`, newest first; (the undoing operations, those the kernel refused as refusal dicts)."""
+    undo = inverse(applied, have)
+    size = max(1, ipvs.batch_size)
+    refused: t.List[t.Dict[str, t.Any]] = []
+    for start in range(0, len(undo), size):
+        batch = undo[start:start + size]
+        for operation, result in zip(batch, ipvs.send_batch([operation_request(operation) for operation in batch])):
+            if result is not None:
+                refused.append({"command": render(operation), "errno": result.errno, "error": explain_refusal(operation, result)})
+    return undo, refused
+
+
+def _refusal(operations: t.Sequence[Operation], start: int, results: t.Sequence[t.Optional[_codec.IpvsKernelError]], size: int,
+             rollback: t.Optional[t.Tuple[t.List[Operation], t.List[t.Dict[str, t.Any]]]] = None) -> TaskError:
+    """The TaskError for a batch (operations[start:start + len(results)]) in which the kernel refused something,
+    and `rollback` (what _roll_back() returned) when the applied operations were undone."""
     end = start + len(results)
     refused = [(operations[start + offset], error) for offset, error in enumerate(results) if error is not None]
     applied = list(operations[:start]) + [operations[start + offset] for offset, error in enumerate(results) if error is None]
@@ -172,7 +193,19 @@ def _refusal(operations: t.Sequence[Operation], start: int, results: t.Sequence[
         others = "; ".join(f"`ipvsadm {render(op)}`: {explain_refusal(op, err)}" for op, err in refused[1:4])
         more = f" and {len(refused) - 4} more" if len(refused) > 4 else ""
         message += f". It also refused {len(refused) - 1} other operation(s) of the same batch: {others}{more}"
-    message += (f" ({len(applied)} of {len(operations)} operations were applied and stay applied, {len(refused)} refused, "
+    extra: t.Dict[str, t.Any] = {}
+    if rollback is None:
+        outcome = "were applied and stay applied"
+    else:
+        undo, undo_refused = rollback
+        extra["rolled_back_commands"] = [render(op) for op in undo]
+        if undo_refused:
+            extra["rollback_refused"] = undo_refused
+            outcome = (f"were applied; undoing them, the kernel refused {len(undo_refused)} of {len(undo)} operations, first "
+                       f"`ipvsadm {undo_refused[0]['command']}`: {undo_refused[0]['error']}, so the table is NOT as it was")
+        else:
+            outcome = "were applied and have been undone: the table is as it was"
+    message += (f" ({len(applied)} of {len(operations)} operations {outcome}, {len(refused)} refused, "
                 f"{len(unsent)} not sent: operations go to the kernel in batches of {size}, every operation of a batch is tried, "
                 "and no batch is sent after one with a refusal)")
     return TaskError(
@@ -182,6 +215,7 @@ def _refusal(operations: t.Sequence[Operation], start: int, results: t.Sequence[
         applied_commands=[render(op) for op in applied],
         refused=[{"command": render(op), "errno": err.errno, "error": explain_refusal(op, err)} for op, err in refused],
         unsent_commands=[render(op) for op in unsent],
+        **extra,
     )
 
 
@@ -192,6 +226,9 @@ def explain_refusal(operation: Operation, exc: _codec.IpvsKernelError) -> str:
         engine = f" or persistence_engine {service.persistence_engine!r}" if service.persistence_engine else ""
         return (f"scheduler {service.scheduler!r}{engine} is not available in this kernel "
                 "(its module ip_vs_<name> is missing or cannot be loaded)")
+    if exc.errno == errno.EINVAL and operation.action in ("add_real_server", "edit_real_server"):
+        return (f"{exc} (for a real server this usually means its address is not a unicast address on this host: a broadcast "
+                "address of a connected network, a multicast address, or one without a route)")
     return str(exc)
 
 
@@ -232,7 +269,7 @@ def plan_and_apply(module: AnsibleModule, ipvs: _codec.IpvsNetlink, have: Table,
     """The common tail of the table-changing modules: apply unless check mode; changed, commands, diff."""
     after = table_after(have, operations)
     if operations and not module.check_mode:
-        apply(ipvs, operations)
+        apply(ipvs, operations, have)
     result: t.Dict[str, t.Any] = {"changed": bool(operations), "commands": [render(op) for op in operations]}
     if module._diff:  # pylint: disable=protected-access
         result["diff"] = diff_of(have, after, keys)

@@ -169,3 +169,30 @@ def table_after(table: t.Mapping[t.Tuple[t.Any, ...], t.Tuple[Service, t.Sequenc
             else:
                 pool[real_server.key] = real_server
     return make_table((service, pool.values()) for service, pool in result.values())
+
+
+def inverse(applied: t.Sequence[Operation], have: Table) -> t.List[Operation]:
+    """The operations that undo `applied` (a prefix or subset of a plan made against `have`), newest first.
+
+    An edit goes back to its `before`; an add is deleted; a deleted real server is added back as it
+    was; a deleted service is added back with the real servers `have` gave it (its connections and
+    templates are gone: the kernel dropped them with it).
+    """
+    undo: t.List[Operation] = []
+    for operation in reversed(applied):
+        action, service = operation.action, operation.service
+        if action == "add_service":
+            undo.append(Operation("delete_service", service, before=service))
+        elif action == "edit_service":
+            undo.append(Operation("edit_service", t.cast(Service, operation.before), before=service))
+        elif action == "delete_service":
+            old = t.cast(Service, operation.before or service)
+            undo.append(Operation("add_service", old))
+            undo.extend(Operation("add_real_server", old, real_server) for real_server in have.get(old.key, (old, []))[1])
+        elif action == "add_real_server":
+            undo.append(Operation("delete_real_server", service, operation.real_server, before=operation.real_server))
+        elif action == "edit_real_server":
+            undo.append(Operation("edit_real_server", service, t.cast(RealServer, operation.before), before=operation.real_server))
+        else:
+            undo.append(Operation("add_real_server", service, t.cast(RealServer, operation.before or operation.real_server)))
+    return undo

@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - lvs.ipvs._attributes
   - lvs.ipvs._attributes.ALL
+  - lvs.ipvs._refusal
   - lvs.ipvs._service.KEY
   - lvs.ipvs._netns
 options:

@@ -18,15 +18,12 @@ description:
   - With O(real_servers), one task declares the pool too (the same options as M(lvs.ipvs.ipvs_real_server)), in one read
     and one batch; O(purge_real_servers=true) removes real servers not listed.
   - Every option is validated before the first netlink request; an invalid task changes nothing.
-  - If the kernel refuses an operation (for example a scheduler module that cannot load), the task fails naming the
-    C(ipvsadm) command and the reason. Operations go to the kernel in batches of 64, so a pool of up to 63 real servers
-    is one batch; every operation of that batch is tried and stays applied unless refused. The failure lists
-    C(applied_commands), C(refused) and C(unsent_commands). Nothing is rolled back; run the task again once the cause is fixed.
 author:
   - lvs.ipvs contributors (@lvs-ipvs)
 extends_documentation_fragment:
   - lvs.ipvs._attributes
   - lvs.ipvs._attributes.ALL
+  - lvs.ipvs._refusal
   - lvs.ipvs._service.KEY
   - lvs.ipvs._netns
 options:

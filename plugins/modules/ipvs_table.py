@@ -21,11 +21,6 @@ description:
     connections and persistence templates. Only services and real servers whose identity changes are deleted and added.
   - O(restrict) limits the services the task owns, so that several teams or roles can share one table; services outside it are
     never read into the result, never changed and never removed, whatever O(state) says.
-  - B(If the kernel refuses an operation) (for example a scheduler whose module cannot load), the task fails and says which command
-    and why. Operations go to the kernel in batches of 64 (one netlink datagram each). The batches before the one with the first
-    refusal are applied; in that batch every operation was tried and is applied unless the kernel refused it too; no later batch
-    is sent. The failure lists RV(ignore:applied_commands), RV(ignore:refused) and RV(ignore:unsent_commands); nothing is rolled
-    back. Run the task again once the cause is fixed; it reads the table again and completes it.
   - With more than 100 services in O(config), the arguments Ansible echoes back (C(invocation), shown with C(-vvv)) give a
     one-line summary of O(config) instead of the whole list, which would cost more time than the work itself.
 author:
@@ -33,6 +28,7 @@ author:
 extends_documentation_fragment:
   - lvs.ipvs._attributes
   - lvs.ipvs._attributes.ALL
+  - lvs.ipvs._refusal
   - lvs.ipvs._netns
 options:
   config:

@@ -160,7 +160,7 @@ def test_bad_input_names_the_entry_and_changes_nothing(clean_ipvs):
     assert sorted(saved_table()) == before
 
 
-def test_a_refusal_mid_batch_reports_which_and_why_and_leaves_what_the_docs_say(clean_ipvs):
+def test_a_refusal_mid_batch_reports_which_and_why_and_rolls_back(clean_ipvs):
     # 100 services of one real server each: 200 operations, sent in batches of 64. Service 40 asks for `twos`, which this
     # 6.1 kernel lacks: its -A is operation 80 and its -a operation 81, both in the second batch (64..127).
     config = [{"protocol": "tcp", "address": VIP, "port": 8000 + number, "scheduler": "twos" if number == 40 else "rr",
@@ -171,19 +171,22 @@ def test_a_refusal_mid_batch_reports_which_and_why_and_leaves_what_the_docs_say(
     result = run_module("ipvs_table", {"state": "merged", "config": config})
     assert result["failed"]
     assert result["msg"].startswith(f"the kernel refused `ipvsadm -A -t {VIP}:8040 -s twos`: scheduler 'twos' is not available in this kernel")
-    assert "126 of 200 operations were applied and stay applied, 2 refused, 72 not sent" in result["msg"]
+    assert "126 of 200 operations were applied and have been undone: the table is as it was, 2 refused, 72 not sent" in result["msg"]
     assert result["failed_command"] == commands[80]
     assert [entry["command"] for entry in result["refused"]] == commands[80:82]
     assert "does not exist" in result["refused"][1]["error"]
     assert result["applied_commands"] == commands[:80] + commands[82:128]
     assert result["unsent_commands"] == commands[128:]
-    # The documented outcome, read back independently: exactly the applied commands (-S -n writes adds as they were sent).
-    assert sorted(saved_table()) == sorted(result["applied_commands"])
+    # Undone newest first: the adds of services become deletes (which take their real servers with them).
+    undone = result["rolled_back_commands"]
+    assert "rollback_refused" not in result and len(undone) == 126 and undone[0].startswith("-d ") and undone[-1] == f"-D -t {VIP}:8000"
+    # The documented outcome, read back independently: the table as it was (empty).
+    assert saved_table() == []
     assert result["before"] == []
-    # Fixed, the same task completes the table from where it stopped.
+    # Fixed, the same task makes the whole table.
     config[40]["scheduler"] = "rr"
     finished = ok(run_module("ipvs_table", {"state": "merged", "config": config}))
-    assert finished["commands"] == [f"-A -t {VIP}:8040 -s rr", f"-a -t {VIP}:8040 -r 192.0.2.11:8040 -m -w 1"] + commands[128:]
+    assert finished["commands"] == commands[:80] + [f"-A -t {VIP}:8040 -s rr", f"-a -t {VIP}:8040 -r 192.0.2.11:8040 -m -w 1"] + commands[82:]
     assert len(saved_table()) == 200
 
 

@@ -11,11 +11,13 @@ import errno
 import itertools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, real_server_to_kernel, service_to_kernel
+from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _module
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, real_server_sort_key, real_server_to_kernel, service_to_kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import TaskError, apply, operation_request
-from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation
+from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, make_table, plan_table, table_after
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render
 
 SERVICES = [
@@ -169,3 +171,90 @@ def test_a_lost_conversation_says_which_batch_is_unknown():
     assert result["unknown_commands"] == [render(operation) for operation in plan[4:8]]
     assert result["unsent_commands"] == [render(operation) for operation in plan[8:]]
     assert str(caught.value).startswith("the kernel did not answer a netlink request in time while sending operations 5 to 8 of 10")
+
+
+# ---------------------------------------------------------------------------------------------- rolling back
+
+
+class FakeKernel:
+    """A table that takes Operations (operation_request is patched to pass them through) as the kernel would:
+    EEXIST for an add of something there, ESRCH/ENOENT for an edit or delete of something missing, and a refusal
+    for the rendered commands in `refuse`."""
+
+    def __init__(self, table, refuse=(), batch_size=4):
+        self.table = {key: (service, list(servers)) for key, (service, servers) in table.items()}
+        self.refuse = set(refuse)
+        self.batch_size = batch_size
+
+    def _error(self, operation):
+        key = operation.service.key
+        present = key in self.table
+        if render(operation) in self.refuse:
+            return errno.EINVAL
+        if operation.action == "add_service":
+            return errno.EEXIST if present else None
+        if operation.action.endswith("_service") or not present:
+            return None if present else errno.ESRCH
+        servers = {server.key for server in self.table[key][1]}
+        there = operation.real_server.key in servers
+        if operation.action == "add_real_server":
+            return errno.EEXIST if there else None
+        return None if there else errno.ENOENT
+
+    def send_batch(self, requests):
+        results = []
+        for operation in requests:
+            code = self._error(operation)
+            if code is None:
+                self.table = table_after(self.table, [operation])
+            results.append(None if code is None else _codec.kernel_error(code))
+        return results
+
+
+def _pass_operations_through(monkeypatch):
+    monkeypatch.setattr(_module, "operation_request", lambda operation, nests=None: operation)
+
+
+def test_a_refusal_with_have_undoes_everything_applied_even_after_it_in_its_batch(monkeypatch):
+    _pass_operations_through(monkeypatch)
+    old = SERVICES[0]
+    have = make_table([(old, [RealServer("192.0.2.1", 80), RealServer("192.0.2.2", 80, weight=3)]),
+                       (SERVICES[3], [RealServer("192.0.2.9", 9)])])
+    want = make_table([(dataclasses.replace(old, scheduler="wlc"), [RealServer("192.0.2.1", 80, weight=7), RealServer("192.0.2.3", 80)]),
+                       (SERVICES[1], [RealServer("192.0.2.4", 0)])])
+    plan = plan_table(want, have, remove_unlisted_services=True)
+    refused = next(operation for operation in plan if operation.action == "add_real_server" and operation.real_server.address == "192.0.2.3")
+    kernel = FakeKernel(have, refuse={render(refused)}, batch_size=3)
+    with pytest.raises(TaskError) as caught:
+        apply(kernel, plan, have)
+    assert kernel.table == have
+    result = caught.value.result
+    assert result["failed_command"] == render(refused)
+    assert result["rolled_back_commands"] and "rollback_refused" not in result
+    assert "have been undone: the table is as it was" in str(caught.value)
+
+
+# The patch is the same for every example: the function-scoped fixture is safe to share.
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_rolling_back_any_prefix_of_any_plan_gives_the_table_back(monkeypatch, data):
+    _pass_operations_through(monkeypatch)
+    addresses = [f"192.0.2.{number}" for number in range(1, 6)]
+
+    def tables():
+        return st.lists(st.tuples(st.sampled_from(SERVICES[:5]),
+                                  st.lists(st.builds(RealServer, st.sampled_from(addresses), st.just(80), weight=st.integers(0, 3)),
+                                           max_size=4, unique_by=lambda server: server.key)),
+                        max_size=4, unique_by=lambda entry: entry[0].key).map(make_table)
+
+    have, want = data.draw(tables()), data.draw(tables())
+    plan = plan_table(want, have, remove_unlisted_services=data.draw(st.booleans()))
+    if not plan:
+        return
+    refused = data.draw(st.sampled_from(plan))
+    kernel = FakeKernel(have, refuse={render(refused)}, batch_size=data.draw(st.integers(1, 5)))
+    with pytest.raises(TaskError) as caught:
+        apply(kernel, plan, have)
+    assert "rollback_refused" not in caught.value.result
+    assert {key: (service, sorted(servers, key=real_server_sort_key)) for key, (service, servers) in kernel.table.items()} == have
+

@@ -257,6 +257,8 @@ def parse_network(value: t.Any, option: str) -> Network:
     if not isinstance(value, str) or not value.strip():
         raise OptionError(option, f"{value!r} is not an address; give an IPv4 or IPv6 address or network, such as 198.51.100.1 or 198.51.100.0/24")
     text = value.strip()
+    if "%" in text:
+        raise OptionError(option, f"{text!r} has a scope (%...); give an address or network without one, such as 2001:db8::1 or 2001:db8::/64")
     try:
         network = ipaddress.ip_network(text, strict=False)
     except ValueError:

@@ -126,7 +126,14 @@ class EntryChecker:
         outcome = self._validator.validate(dict(entry))
         if outcome.error_messages:
             raise OptionError(where, "; ".join(outcome.error_messages))
-        return t.cast(t.Dict[str, t.Any], outcome.validated_parameters)
+        validated = t.cast(t.Dict[str, t.Any], outcome.validated_parameters)
+        # Ansible's validator fills every unset suboption of nested entries with None; those entries are checked
+        # again by their own checker, which must see them as the user gave them (an explicit null is an error).
+        for name in self.children:
+            if validated.get(name):
+                validated[name] = [{key: value for key, value in item.items() if value is not None} if isinstance(item, dict) else item
+                                   for item in validated[name]]
+        return validated
 
 
 def _plain(value: t.Any, kind: t.Tuple[str, t.Optional[str], t.Optional[t.FrozenSet[t.Any]]], default: t.Any) -> bool:
@@ -537,7 +544,7 @@ def run_table(module: AnsibleModule) -> None:
             changed_keys = {operation.service.key for operation in operations}
             if operations and not module.check_mode:
                 try:
-                    apply(ipvs, operations)
+                    apply(ipvs, operations, have)
                 except TaskError as exc:
                     exc.result["before"] = _reported(have, mode, changed_keys)
                     raise

@@ -444,3 +444,10 @@ def test_a_small_config_is_echoed_whole_and_a_big_one_summarised():
     assert big["invocation"]["module_args"]["config"] == f"{ECHO_LIMIT + 1} services with {ECHO_LIMIT + 1} real servers (not echoed: over {ECHO_LIMIT})"
     assert big["invocation"]["module_args"]["state"] == "rendered"
     assert len(big["rendered"]) == 2 * (ECHO_LIMIT + 1)
+
+
+def test_an_entry_ansible_converted_keeps_its_real_servers_valid():
+    # port "80" sends the entry through Ansible's validator, which fills the real servers' unset options with None;
+    # their own check must still see them as unset (a gathered table fed back to the module took this path).
+    declared = declare([dict(TCP80, port="80", real_servers=[{"server": "192.0.2.11", "forwarding": "nat"}])])
+    assert [server.address for server in declared[0].servers] == ["192.0.2.11"]

@@ -6,7 +6,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo setup venv lab test sanity unit netns integration node bench clean-lab
+.PHONY: demo setup venv lab test sanity unit netns vm-tests integration node molecule bench clean-lab
 
 ## The main job: a PNMPP director in the lab VM, with traffic showing the persistence.
 demo: setup
@@ -24,8 +24,12 @@ $(VENV)/.installed: requirements-dev.txt
 lab: venv
 	$(PY) -m tests.lab setup
 
-## Every test: sanity, unit, network-namespace, integration in the lab VM, lab nodes.
-test: setup sanity unit netns integration node
+## Every test: sanity, unit, network-namespace, then the VM suites: integration in the fast lab VM alongside
+## (one core each) the lab-node tests, each suite's output printed whole when it ends.
+test: setup sanity unit netns
+	$(MAKE) --no-print-directory -j2 --output-sync=target vm-tests
+
+vm-tests: integration node
 
 sanity: venv
 	tests/sanity/run.sh
@@ -41,6 +45,11 @@ integration: lab
 
 node: lab
 	$(PYTEST) tests/node
+
+## The roles' molecule scenarios with traffic, on one lab node booted once (not yet part of `make test`:
+## about 40 minutes under emulation, over the suite's budget).
+molecule: lab
+	molecule/run.sh
 
 ## ipvs_table against ipvsadm -R in one lab VM run (not part of `make test`).
 bench: lab

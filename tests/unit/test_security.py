@@ -347,10 +347,8 @@ def role_file_writes() -> t.List[t.Tuple[str, str, str, t.Dict[str, t.Any]]]:
 
 
 # Known offenders, each pinned by a strict xfail below until its role is changed (the roles are not this test's to edit).
-KNOWN_OFFENDERS = {
-    # keepalived.conf holds the VRRP auth_pass: 0600 (root only; keepalived runs as root) rather than 0640.
-    ("roles/director_ha/tasks/main.yml", "/etc/keepalived/keepalived.conf"),
-}
+# (task file, target) pairs excused from the rule while a fix is pending: none.
+KNOWN_OFFENDERS: t.Set[t.Tuple[str, str]] = set()
 
 
 def role_offences(writes: t.Sequence[t.Tuple[str, str, str, t.Dict[str, t.Any]]]) -> t.List[t.Tuple[str, str, str]]:
@@ -373,12 +371,3 @@ def test_role_files_under_etc_and_var_lib_are_root_owned_and_not_world_writable(
     assert writes, ROLE_TASK_FILES  # the roles write files under /etc (sysctl.d, modules-load.d, systemd units): not vacuous
     bad = [what for path, target, what in role_offences(writes) if (path, target) not in KNOWN_OFFENDERS]
     assert bad == [], "\n".join(bad)
-
-
-@pytest.mark.xfail(strict=True, reason="roles/director_ha writes /etc/keepalived/keepalived.conf (which holds the VRRP auth_pass) "
-                   "with mode 0640; wanted 0600 (or 0644 for files without secrets)")
-@pytest.mark.parametrize("path, target", sorted(KNOWN_OFFENDERS))
-def test_known_role_offender_is_fixed(path, target):
-    writes = [w for w in role_file_writes() if (w[0], w[3]["_target"]) == (path, target)]
-    assert writes, f"{path} no longer writes {target}: remove it from KNOWN_OFFENDERS"
-    assert [what for p, tg, what in role_offences(writes)] == []

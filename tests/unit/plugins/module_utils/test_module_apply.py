@@ -257,4 +257,3 @@ def test_rolling_back_any_prefix_of_any_plan_gives_the_table_back(monkeypatch, d
         apply(kernel, plan, have)
     assert "rollback_refused" not in caught.value.result
     assert {key: (service, sorted(servers, key=real_server_sort_key)) for key, (service, servers) in kernel.table.items()} == have
-

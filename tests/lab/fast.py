@@ -82,6 +82,8 @@ status=125
 if cd {cwd}; then
   {command} </dev/null >/dev/ttyS1 2>&1
   status=$?
+else
+  echo "lab-guest: cannot enter {cwd} (the guest's /tmp is a tmpfs of its own: run from a folder outside /tmp)" >/dev/ttyS1
 fi
 echo "$status" > {run}/exit-status
 sync

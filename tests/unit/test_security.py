@@ -346,7 +346,6 @@ def role_file_writes() -> t.List[t.Tuple[str, str, str, t.Dict[str, t.Any]]]:
     return writes
 
 
-# Known offenders, each pinned by a strict xfail below until its role is changed (the roles are not this test's to edit).
 # (task file, target) pairs excused from the rule while a fix is pending: none.
 KNOWN_OFFENDERS: t.Set[t.Tuple[str, str]] = set()
 

@@ -7,7 +7,7 @@
 # Exits non-zero when a scenario fails; prints the time of each scenario and of the whole run.
 set -u -o pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 REPO=$PWD
 VENV=${VENV:-.venv}
 export PATH="$REPO/$VENV/bin:$PATH"

@@ -33,6 +33,7 @@ HOST_PACKAGES = (
     "python3-nftables",
     "openssh-client",
     "iproute2",
+    "shellcheck",  # ansible-test sanity's shellcheck test (skipped with a mere warning when it is missing)
 )
 
 # The meta package whose dependency names the current distribution kernel.

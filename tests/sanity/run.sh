@@ -2,6 +2,8 @@
 # ansible-test sanity needs the collection at .../ansible_collections/lvs/ipvs: copy the tracked
 # (and new, not ignored) files there and run it with its own pinned requirements, no ignore file.
 set -euo pipefail
+# ansible-test only warns, and skips the test, when shellcheck is missing: a skipped test is not a pass.
+command -v shellcheck >/dev/null || { echo "sanity: shellcheck is missing (make setup installs it)" >&2; exit 1; }
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 venv=${VENV:-$repo/.venv}
 work=$(mktemp -d)

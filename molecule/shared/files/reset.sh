@@ -13,5 +13,5 @@ ipvsadm --set 900 120 300
 nft delete table inet lvs_ipvs 2>/dev/null || true
 # No daemon reload (a minute in a busy emulated guest): the next `systemctl enable` of the role reloads.
 rm -f /etc/systemd/system/sysinit.target.wants/lvs-ipvs-restore.service /etc/systemd/system/lvs-ipvs-restore.service
-rm -rf /etc/lvs-ipvs /etc/modules-load.d/lvs-ipvs.conf /etc/sysctl.d/60-lvs-ipvs.conf loop.log hook.log
+rm -rf /etc/lvs-ipvs /etc/modules-load.d/lvs-ipvs.conf /etc/sysctl.d/60-lvs-ipvs.conf loop.log hook.log shrink.log
 echo "lab node reset"

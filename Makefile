@@ -6,7 +6,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo setup venv lab test sanity unit netns vm-tests integration node molecule bench clean-lab
+.PHONY: demo setup venv lab test sanity unit netns vm-tests integration-then-molecule integration node molecule bench clean-lab
 
 ## The main job: a PNMPP director in the lab VM, with traffic showing the persistence.
 demo: setup
@@ -24,12 +24,17 @@ $(VENV)/.installed: requirements-dev.txt
 lab: venv
 	$(PY) -m tests.lab setup
 
-## Every test: sanity, unit, network-namespace, then the VM suites: integration in the fast lab VM alongside
-## (one core each) the lab-node tests, each suite's output printed whole when it ends.
+## Every test: sanity, unit, network-namespace, then the VM suites in two lanes, one core each, each lane's output
+## printed whole when it ends: integration in the fast lab VM then the roles' molecule scenarios on a lab node, alongside
+## the lab-node tests (the HA pair role among them).
 test: setup sanity unit netns
 	$(MAKE) --no-print-directory -j2 --output-sync=target vm-tests
 
-vm-tests: integration node
+vm-tests: integration-then-molecule node
+
+integration-then-molecule: lab
+	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory molecule
 
 sanity: venv
 	tests/sanity/run.sh
@@ -46,8 +51,7 @@ integration: lab
 node: lab
 	$(PYTEST) tests/node
 
-## The roles' molecule scenarios with traffic, on one lab node booted once (not yet part of `make test`:
-## about 40 minutes under emulation, over the suite's budget).
+## The roles' molecule scenarios with traffic (ppc, pcc, pnmpp with a reboot, drain), on one lab node booted once.
 molecule: lab
 	molecule/run.sh
 

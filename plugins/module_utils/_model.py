@@ -323,11 +323,18 @@ def _address(option: str, value: t.Any) -> t.Tuple[str, str]:
     """Canonical text and family of an IP address literal (no names, no scope)."""
     accepted = "an IPv4 or IPv6 address such as 198.51.100.1 or 2001:db8::1"
     try:
-        address = ipaddress.ip_address(str(value).strip())
+        address, family = _parsed_address(str(value).strip())
     except ValueError:
         raise OptionError(option, f"{value!r} is not an IP address; accepted: {accepted}") from None
-    if "%" in str(address):
+    if "%" in address:
         raise OptionError(option, f"{value!r} has a scope; accepted: {accepted}")
+    return address, family
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed_address(text: str) -> t.Tuple[str, str]:
+    """(canonical text, family) of an address literal, ValueError if it is none; once per text (big tables repeat them)."""
+    address = ipaddress.ip_address(text)
     return str(address), f"ipv{address.version}"
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the molecule scenarios of the roles against ONE lab node, booted once for the whole session:
-#   molecule/run.sh                 every scenario: ppc pcc pnmpp drain
+#   molecule/run.sh                 every scenario: ppc pcc pnmpp drain real_server
 #   molecule/run.sh ppc drain       some of them
 # Each scenario: create (finds the node up), prepare, converge, idempotence, [side_effect,] verify, destroy (resets what
 # the scenario made; the node stays up). The node is stopped and its disk deleted at the end, whatever happens.
@@ -23,7 +23,7 @@ export ANSIBLE_COLLECTIONS_PATH=$COLLECTIONS
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false
 export ANSIBLE_FORCE_COLOR=${ANSIBLE_FORCE_COLOR:-0}
 
-if [ $# -gt 0 ]; then SCENARIOS=("$@"); else SCENARIOS=(ppc pcc pnmpp drain); fi
+if [ $# -gt 0 ]; then SCENARIOS=("$@"); else SCENARIOS=(ppc pcc pnmpp drain real_server); fi
 
 stop_node() {
     rm -rf "$COLLECTIONS"

@@ -306,5 +306,8 @@ def test_ha_pair_on_one_node_and_after_a_reboot(lab_node, ansible_env):
     # lvs-ipvs-sync.service finished starting the daemons before keepalived started.
     times = on_node(info, "systemctl show -p ActiveEnterTimestampMonotonic --value lvs-ipvs-sync.service; "
                           "systemctl show -p ExecMainStartTimestampMonotonic --value keepalived.service").stdout.split()
-    assert len(times) == 2 and 0 < int(times[0]) <= int(times[1]), times
+    if not (len(times) == 2 and 0 < int(times[0]) <= int(times[1])):
+        journal = on_node(info, "journalctl -b -o short-monotonic --no-pager -u lvs-ipvs-sync.service -u keepalived.service "
+                                "-u systemd-networkd-wait-online.service | tail -n 40", check=False).stdout
+        pytest.fail(f"keepalived started before lvs-ipvs-sync.service was up: {times}\n{journal}")
     log(f"done after {time.monotonic() - started:.0f} s (without the boot)")

@@ -41,9 +41,13 @@ if compgen -G "$dest/tests/sanity/ignore-*.txt" >/dev/null; then
   echo "sanity: an ignore file exists; this collection keeps none" >&2
   exit 1
 fi
+# Each phase's time, for the README's figures.
+took() { echo "sanity: $1 took $((SECONDS - started)) s"; started=$SECONDS; }
+started=$SECONDS
 bootstrap_pip "$venv"
 "$venv/bin/ansible-test" sanity --color no --python 3.11 --requirements "$@"
 [ $# -eq 0 ] || exit 0
+took "ansible-test sanity on the pinned ansible-core"
 
 # The other ansible-core versions requires_ansible admits: its lower bound must be one of them.
 lowest=$(sed -n 's/^requires_ansible: *">=\([0-9]*\.[0-9]*\)\..*/\1/p' meta/runtime.yml)
@@ -58,13 +62,16 @@ for requirements in "$repo"/tests/sanity/requirements-ansible-core-*.txt; do
   echo "sanity: ansible-core $("$core_venv/bin/python" -c 'import ansible; print(ansible.__version__)'): compile, import, validate-modules"
   "$core_venv/bin/ansible-test" sanity --color no --requirements --test compile --test import --test validate-modules 2>&1 |
     tee "$work/core-$core.log"
-  ran=$(sed -n 's/^Running sanity test "import" on Python \([0-9.]*\)$/\1/p' "$work/core-$core.log" | tr '\n' ' ')
-  missing=$(sed -n 's/.*Skipping sanity test "import" on Python \([0-9.]*\) because it could not be found.*/\1/p' "$work/core-$core.log" | tr '\n' ' ')
+  ran=$(sed -n 's/^Running sanity test "import" on Python \([0-9.]*\)$/\1/p' "$work/core-$core.log" | paste -sd' ')
+  missing=$(sed -n 's/.*Skipping sanity test "import" on Python \([0-9.]*\) because it could not be found.*/\1/p' "$work/core-$core.log" | paste -sd' ')
   echo "sanity: ansible-core $core: import ran on Python ${ran:-none}${missing:+; not on this machine, so not tested: $missing}"
+  took "ansible-core $core"
 done
 
 "$repo/tests/sanity/release.sh" "$repo" "$venv" "$work"
+took "the release checks"
 
 # Then ansible-lint on the roles, playbooks and molecule scenarios, with lvs.ipvs resolved to this copy, never to a
 # copy installed elsewhere.
 ANSIBLE_COLLECTIONS_PATH=$work ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false "$venv/bin/ansible-lint" --offline --nocolor roles playbooks molecule
+took "ansible-lint"

@@ -6,7 +6,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo setup venv lab test sanity unit netns vm-tests integration-then-molecule integration node molecule bench clean-lab
+.PHONY: demo setup venv sanity-venvs lab test sanity unit packaging netns vm-tests integration-then-molecule integration node molecule bench clean-lab
 
 ## The main job: a PNMPP director in the lab VM, with traffic showing the persistence.
 demo: setup
@@ -24,10 +24,10 @@ $(VENV)/.installed: requirements-dev.txt
 lab: venv
 	$(PY) -m tests.lab setup
 
-## Every test: sanity, unit, network-namespace, then the VM suites in two lanes, one core each, each lane's output
+## Every test: sanity, unit, packaging, network-namespace, then the VM suites in two lanes, one core each, each lane's output
 ## printed whole when it ends: integration in the fast lab VM then the roles' molecule scenarios on a lab node, alongside
 ## the lab-node tests (the HA pair role among them).
-test: setup sanity unit netns
+test: setup sanity unit packaging netns
 	$(MAKE) --no-print-directory -j2 --output-sync=target vm-tests
 
 vm-tests: integration-then-molecule node
@@ -36,11 +36,25 @@ integration-then-molecule: lab
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory molecule
 
-sanity: venv
+## Sanity on the pinned ansible-core (.venv), and compile, import and validate-modules on each other ansible-core that
+## requires_ansible admits, each in its own venv with Python 3.11 (tests/sanity/requirements-ansible-core-X.Y.txt).
+SANITY_CORES := $(patsubst tests/sanity/requirements-ansible-core-%.txt,%,$(wildcard tests/sanity/requirements-ansible-core-*.txt))
+sanity-venvs: $(foreach core,$(SANITY_CORES),.venv-sanity/$(core)/requirements.txt)
+.venv-sanity/%/requirements.txt: tests/sanity/requirements-ansible-core-%.txt
+	rm -rf .venv-sanity/$*
+	python3.11 -m venv .venv-sanity/$*
+	.venv-sanity/$*/bin/pip install -q --disable-pip-version-check -r $<
+	cp $< $@
+
+sanity: venv sanity-venvs
 	tests/sanity/run.sh
 
 unit: venv
 	$(PYTEST) tests/unit
+
+## The README's Install and Quick start commands against the tarball built from this checkout, in a fresh home.
+packaging: venv
+	$(PYTEST) tests/packaging
 
 netns: setup
 	$(PYTEST) tests/netns

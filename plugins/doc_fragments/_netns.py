@@ -19,6 +19,12 @@ options:
       - IPVS is per network namespace. When omitted, the module works in the namespace it runs in.
       - The namespace must exist; the module never creates one.
     type: str
+attributes:
+  action_group:
+    description: Use C(group/lvs.ipvs.ipvs) in C(module_defaults) to set defaults for this module, such as O(netns).
+    support: full
+    membership:
+      - lvs.ipvs.ipvs
 requirements:
   - pyroute2 0.6.13 or newer on the managed node (Debian 12's C(python3-pyroute2) 0.7.2 works)
   - root, or C(CAP_NET_ADMIN) in the network namespace

@@ -20,7 +20,10 @@ options:
       - The namespace must exist; the module never creates one.
     type: str
 requirements:
-  - pyroute2 0.6.13 or newer on the managed node (Debian 12's C(python3-pyroute2) 0.7.2 works)
+  - Python 3.7 or newer on the managed node (as far as the ansible-core release in use supports it there)
+  - pyroute2 0.5.0 or newer for that Python (tested with 0.5.0, 0.6.13, 0.7.2 and 0.9.7), from the distribution's package
+    C(python3-pyroute2) (Debian, Ubuntu, Fedora; EPEL on RHEL and its rebuilds) or C(pip install pyroute2); without it
+    the module fails naming the version it found, the version it needs, and these packages
   - root, or C(CAP_NET_ADMIN) in the network namespace
   - the C(ip_vs) kernel module (loaded automatically where modules can load; else C(modprobe ip_vs))
 """

@@ -12,7 +12,7 @@ sends one at a time or pipelined (``send_batch``); the ``*_from_message`` functi
 into kernel dicts. This layer knows attribute numbers, types and byte orders, nothing about
 defaults or Ansible.
 
-pyroute2 is used for what is stable across its versions (0.7.2 of Debian 12 to 0.9.x): the
+pyroute2 is used for what is stable across its versions (0.5.0 to 0.9.x; Debian 12 has 0.7.2): the
 ``genlmsg`` / ``nla`` encoders and decoders (see ``_netlink``), ``ctrlmsg`` for the family lookup,
 ``NetlinkError`` and the ``NLM_F_*`` constants. The socket I/O is our own, on a plain
 ``AF_NETLINK`` socket, because pyroute2's socket classes differ between those versions (threads
@@ -65,15 +65,19 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import (
     NLMSG_ERROR,
     PYROUTE2_IMPORT_ERROR,
     PYROUTE2_IMPORT_ERROR_TRACEBACK,
+    PYROUTE2_VERSION,
     IpvsInfoMessage,
     IpvsMessage,
     NetlinkError,
     ctrlmsg,
+    pyroute2_missing_message,
 )
 
 __all__ = [
     "PYROUTE2_IMPORT_ERROR",
     "PYROUTE2_IMPORT_ERROR_TRACEBACK",
+    "PYROUTE2_VERSION",
+    "pyroute2_missing_message",
     "in_netns",
     "IpvsError",
     "IpvsUnavailable",
@@ -888,7 +892,7 @@ class IpvsNetlink:
 
     def __init__(self, netns: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         if PYROUTE2_IMPORT_ERROR is not None:
-            raise IpvsError(f"pyroute2 is required: {PYROUTE2_IMPORT_ERROR}")
+            raise IpvsError(pyroute2_missing_message())
         self.netns = netns
         self.batch_size = max(1, batch_size)
         self._channel = GenlChannel(netns)

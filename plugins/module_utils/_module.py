@@ -19,7 +19,7 @@ import dataclasses
 import errno
 import typing as t
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _wire
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
@@ -65,7 +65,8 @@ def fail_on_errors(module: AnsibleModule, action: t.Callable[[], t.Dict[str, t.A
 
 def require_pyroute2(module: AnsibleModule) -> None:
     if _codec.PYROUTE2_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("pyroute2"), exception=_codec.PYROUTE2_IMPORT_ERROR_TRACEBACK)
+        module.fail_json(msg=_codec.pyroute2_missing_message(), exception=_codec.PYROUTE2_IMPORT_ERROR_TRACEBACK,
+                         pyroute2_version=_codec.PYROUTE2_VERSION)
 
 
 @contextlib.contextmanager

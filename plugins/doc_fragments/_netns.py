@@ -20,7 +20,8 @@ options:
       - The namespace must exist; the module never creates one.
     type: str
 requirements:
-  - Python 3.7 or newer on the managed node (as far as the ansible-core release in use supports it there)
+  - Python 3.7 to 3.13 on the managed node, as far as the ansible-core in use supports it there (3.7 needs ansible-core 2.17);
+    tested with 3.7.16 and 3.13.0
   - pyroute2 0.5.0 or newer for that Python (tested with 0.5.0, 0.6.13, 0.7.2 and 0.9.7), from the distribution's package
     C(python3-pyroute2) (Debian, Ubuntu, Fedora; EPEL on RHEL and its rebuilds) or C(pip install pyroute2); without it
     the module fails naming the version it found, the version it needs, and these packages

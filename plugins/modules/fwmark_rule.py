@@ -136,6 +136,7 @@ options:
     type: str
     default: lvs_ipvs
 requirements:
+  - Python 3.7 to 3.13 on the managed node, as far as the ansible-core in use supports it there (3.7 needs ansible-core 2.17)
   - "nftables backend: C(nft) built with JSON support, or the libnftables Python binding (Debian: C(python3-nftables)); tested with nftables 1.0.6
     (Debian 12)"
   - "iptables backend: C(iptables) with the MARK target and the comment and multiport matches, nf_tables or legacy variant; tested with 1.8.9 (Debian 12)"

@@ -17,7 +17,8 @@ options:
     description:
       - Name of the network namespace (as in C(ip netns list), a file under C(/run/netns)) whose IPVS table to manage.
       - IPVS is per network namespace. When omitted, the module works in the namespace it runs in.
-      - The namespace must exist; the module never creates one.
+      - The namespace must exist; the module never creates one. In check mode a namespace that does not exist yet reads as a
+        new one (an empty table, default timeouts), with a warning, as after the earlier task that creates it.
     type: str
 requirements:
   - Python 3.7 to 3.13 on the managed node, as far as the ansible-core in use supports it there (3.7 needs ansible-core 2.17);

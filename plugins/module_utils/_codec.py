@@ -82,6 +82,7 @@ __all__ = [
     "IpvsError",
     "IpvsUnavailable",
     "IpvsNamespaceError",
+    "IpvsNamespaceMissing",
     "IpvsKernelError",
     "IpvsPermissionError",
     "IpvsRequest",
@@ -134,6 +135,10 @@ class IpvsUnavailable(IpvsError):
 
 class IpvsNamespaceError(IpvsError):
     """The network namespace asked for does not exist or is not a network namespace."""
+
+
+class IpvsNamespaceMissing(IpvsNamespaceError):
+    """The network namespace asked for does not exist (a valid name, nothing under /run/netns yet)."""
 
 
 class IpvsKernelError(IpvsError):
@@ -723,7 +728,7 @@ def in_netns(netns: str | None) -> t.Iterator[None]:
     try:
         target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise IpvsNamespaceError(f"network namespace {netns!r} does not exist (no {path}); create it first (ip netns add {netns})") from None
+        raise IpvsNamespaceMissing(f"network namespace {netns!r} does not exist (no {path}); create it first (ip netns add {netns})") from None
     except PermissionError as exc:
         raise IpvsPermissionError(exc.errno or errno.EACCES, f"cannot open network namespace {netns!r} ({path}): needs root") from None
     try:

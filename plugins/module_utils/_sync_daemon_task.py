@@ -205,7 +205,7 @@ def run_sync_daemon(module: AnsibleModule) -> None:
         wanted = wanted_daemon(module.params)
         role = wanted["role"]
         require_pyroute2(module)
-        with table_lock(module.params["netns"]), ipvs_session(module.params["netns"]) as ipvs:
+        with table_lock(module.params["netns"]), ipvs_session(module.params["netns"], module) as ipvs:
             running = next((daemon_options(d) for d in ipvs.daemons() if d["state"] == role), None)
             commands = plan(wanted, running)
             if commands and not module.check_mode:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -130,11 +131,16 @@ def probe(env: Environment, collections_root: str, *extra: str) -> subprocess.Co
 
 
 def collections_root() -> str:
-    """A folder holding ansible_collections/lvs/ipvs -> this checkout (as tests/conftest.py puts on sys.path)."""
-    for entry in sys.path:
-        if os.path.realpath(os.path.join(entry, "ansible_collections", "lvs", "ipvs")) == REPO:
-            return entry
-    raise LookupError("this checkout is not on sys.path as ansible_collections/lvs/ipvs (run under pytest: tests/conftest.py does it)")
+    """A folder holding ansible_collections/lvs/ipvs -> this checkout, of this checkout alone (the one tests/conftest.py
+    makes is shared by every checkout on the machine, and another one's test run can point it elsewhere meanwhile)."""
+    root = os.path.join(CACHE, "collections-" + hashlib.sha256(REPO.encode()).hexdigest()[:12])
+    link = os.path.join(root, "ansible_collections", "lvs", "ipvs")
+    if os.path.realpath(link) != REPO:
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        tmp = f"{link}.{os.getpid()}"
+        os.symlink(REPO, tmp)
+        os.replace(tmp, link)
+    return root
 
 
 if __name__ == "__main__":

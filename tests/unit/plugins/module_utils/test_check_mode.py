@@ -44,6 +44,9 @@ class EmptyKernel:
     def dests(self, service, stats=True):
         return []
 
+    def daemons(self):
+        return []
+
     def send_batch(self, requests):
         raise AssertionError("a change was sent")
 
@@ -174,3 +177,12 @@ def test_fwmark_rule_where_nft_is_not_installed_yet(monkeypatch, backend):
                                 "in check mode this assumes an earlier task installs it"]
     real = run(fwmark_rule, dict(FWMARK, backend=backend), check=False)
     assert real["failed"] is True, real
+
+
+@pytest.mark.parametrize("interface, warned", [("lo", False), ("lvsha9", True)])
+def test_a_sync_daemon_on_an_interface_an_earlier_task_creates(monkeypatch, interface, warned):
+    monkeypatch.setattr(_codec, "IpvsNetlink", EmptyKernel)
+    result = run(ipvs_sync_daemon, {"role": "master", "interface": interface, "sync_id": 8}, check=True)
+    assert not result.get("failed") and result["commands"][0].startswith(f"--start-daemon master --mcast-interface {interface} --syncid 8"), result
+    expected = [f"interface {interface!r} does not exist in this network namespace (option interface); {ASSUMES}"] if warned else []
+    assert warnings(result) == expected

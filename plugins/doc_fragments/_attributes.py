@@ -33,9 +33,9 @@ attributes:
     details:
       - Check mode predicts the commands, C(changed) and the diff of a real run, and changes nothing.
       - A check run skips the changes of earlier tasks too. Where this task needs something an earlier task would create
-        (the network namespace, the virtual service of a real server, the interface of a sync daemon, C(ip_vs) or C(nft) or pyroute2 to be installed on a
-        fresh host), check mode plans against what a real run would find then (an empty table), with a warning
-        saying so (C(... in check mode this assumes an earlier task creates it)). A real run fails instead, naming what is missing.
+        (the network namespace, the virtual service of a real server, the interface of a sync daemon, or C(ip_vs), C(nft) or
+        pyroute2 on a fresh host), check mode plans against what a real run would find then (an empty table), with a warning
+        saying so (C(...; in check mode this assumes an earlier task creates it)). A real run fails instead, naming what is missing.
   diff_mode:
     support: full
   idempotent:

@@ -70,7 +70,7 @@ def test_a_playbook_on_pyroute2_0_6(namespace, tmp_path):
     ]
     path = tmp_path / "playbook.yml"
     path.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]), encoding="utf-8")
-    proc = playbook(str(path), "-e", f"ansible_python_interpreter={env.interpreter}")
+    proc = playbook(str(path), "-e", f"ansible_python_interpreter={env.interpreter}", collections=pythons.collections_root())
     try:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
         assert ns("ipvsadm", "-S", "-n").splitlines() == ["-A -t 198.51.100.1:80 -s rr -p 3600",

@@ -18,7 +18,6 @@ The environments are built on the host (the VM has no network): `make unit` buil
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest

@@ -30,6 +30,12 @@ options: {}
 attributes:
   check_mode:
     support: full
+    details:
+      - Check mode predicts the commands, C(changed) and the diff of a real run, and changes nothing.
+      - A check run skips the changes of earlier tasks too. Where this task needs something an earlier task would create
+        (the network namespace, the virtual service of a real server, the interface of a sync daemon, or C(ip_vs), C(nft) or
+        pyroute2 on a fresh host), check mode plans against what a real run would find then (an empty table), with a warning
+        saying so (C(...; in check mode this assumes an earlier task creates it)). A real run fails instead, naming what is missing.
   diff_mode:
     support: full
   idempotent:
@@ -44,6 +50,8 @@ attributes:
     support: full
     details:
       - This action does not modify state.
+      - In check mode, a network namespace that does not exist yet, or an C(ip_vs) that cannot load, reads as a new, empty
+        table (with a warning), as it would after the earlier task that creates it.
   diff_mode:
     support: N/A
     details:

@@ -17,7 +17,8 @@ options:
     description:
       - Name of the network namespace (as in C(ip netns list), a file under C(/run/netns)) whose IPVS table to manage.
       - IPVS is per network namespace. When omitted, the module works in the namespace it runs in.
-      - The namespace must exist; the module never creates one.
+      - The namespace must exist; the module never creates one. In check mode a namespace that does not exist yet reads as a
+        new one (an empty table, default timeouts), with a warning, as after the earlier task that creates it.
     type: str
 attributes:
   action_group:
@@ -26,7 +27,11 @@ attributes:
     membership:
       - lvs.ipvs.ipvs
 requirements:
-  - pyroute2 0.6.13 or newer on the managed node (Debian 12's C(python3-pyroute2) 0.7.2 works)
+  - Python 3.7 to 3.13 on the managed node, as far as the ansible-core in use supports it there (3.7 needs ansible-core 2.17);
+    tested with 3.7.16 and 3.13.0
+  - pyroute2 0.5.0 or newer for that Python (tested with 0.5.0, 0.6.13, 0.7.2 and 0.9.7), from the distribution's package
+    C(python3-pyroute2) (Debian, Ubuntu, Fedora; EPEL on RHEL and its rebuilds) or C(pip install pyroute2); without it
+    the module fails naming the version it found, the version it needs, and these packages
   - root, or C(CAP_NET_ADMIN) in the network namespace
   - the C(ip_vs) kernel module (loaded automatically where modules can load; else C(modprobe ip_vs))
 """

@@ -12,7 +12,7 @@ sends one at a time or pipelined (``send_batch``); the ``*_from_message`` functi
 into kernel dicts. This layer knows attribute numbers, types and byte orders, nothing about
 defaults or Ansible.
 
-pyroute2 is used for what is stable across its versions (0.7.2 of Debian 12 to 0.9.x): the
+pyroute2 is used for what is stable across its versions (0.5.0 to 0.9.x; Debian 12 has 0.7.2): the
 ``genlmsg`` / ``nla`` encoders and decoders (see ``_netlink``), ``ctrlmsg`` for the family lookup,
 ``NetlinkError`` and the ``NLM_F_*`` constants. The socket I/O is our own, on a plain
 ``AF_NETLINK`` socket, because pyroute2's socket classes differ between those versions (threads
@@ -65,19 +65,24 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import (
     NLMSG_ERROR,
     PYROUTE2_IMPORT_ERROR,
     PYROUTE2_IMPORT_ERROR_TRACEBACK,
+    PYROUTE2_VERSION,
     IpvsInfoMessage,
     IpvsMessage,
     NetlinkError,
     ctrlmsg,
+    pyroute2_missing_message,
 )
 
 __all__ = [
     "PYROUTE2_IMPORT_ERROR",
     "PYROUTE2_IMPORT_ERROR_TRACEBACK",
+    "PYROUTE2_VERSION",
+    "pyroute2_missing_message",
     "in_netns",
     "IpvsError",
     "IpvsUnavailable",
     "IpvsNamespaceError",
+    "IpvsNamespaceMissing",
     "IpvsKernelError",
     "IpvsPermissionError",
     "IpvsRequest",
@@ -130,6 +135,10 @@ class IpvsUnavailable(IpvsError):
 
 class IpvsNamespaceError(IpvsError):
     """The network namespace asked for does not exist or is not a network namespace."""
+
+
+class IpvsNamespaceMissing(IpvsNamespaceError):
+    """The network namespace asked for does not exist (a valid name, nothing under /run/netns yet)."""
 
 
 class IpvsKernelError(IpvsError):
@@ -719,7 +728,7 @@ def in_netns(netns: str | None) -> t.Iterator[None]:
     try:
         target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise IpvsNamespaceError(f"network namespace {netns!r} does not exist (no {path}); create it first (ip netns add {netns})") from None
+        raise IpvsNamespaceMissing(f"network namespace {netns!r} does not exist (no {path}); create it first (ip netns add {netns})") from None
     except PermissionError as exc:
         raise IpvsPermissionError(exc.errno or errno.EACCES, f"cannot open network namespace {netns!r} ({path}): needs root") from None
     try:
@@ -888,7 +897,7 @@ class IpvsNetlink:
 
     def __init__(self, netns: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         if PYROUTE2_IMPORT_ERROR is not None:
-            raise IpvsError(f"pyroute2 is required: {PYROUTE2_IMPORT_ERROR}")
+            raise IpvsError(pyroute2_missing_message())
         self.netns = netns
         self.batch_size = max(1, batch_size)
         self._channel = GenlChannel(netns)

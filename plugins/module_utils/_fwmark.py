@@ -23,6 +23,11 @@ import ipaddress
 import re
 import typing as t
 
+if t.TYPE_CHECKING:
+    from typing import Protocol
+else:  # typing.Protocol is Python 3.8+, and managed nodes run 3.7 too; only type checkers need it
+    Protocol = object
+
 TAG = "lvs.ipvs:"
 DEFAULT_TABLE = "lvs_ipvs"
 PROTOCOLS = ("tcp", "udp", "sctp")
@@ -156,7 +161,7 @@ class Plan:
         return self.keep + self.add
 
 
-class Backend(t.Protocol):
+class Backend(Protocol):
     """What the nftables and iptables backends offer to run()."""
 
     name: str

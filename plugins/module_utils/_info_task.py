@@ -15,7 +15,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _conntable
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import real_server_from_kernel, service_from_kernel, service_sort_key
-from ansible_collections.lvs.ipvs.plugins.module_utils._module import fail_on_errors, ipvs_session, real_server_result, require_pyroute2, service_result
+from ansible_collections.lvs.ipvs.plugins.module_utils._module import (
+    NewTable,
+    fail_on_errors,
+    ipvs_session,
+    real_server_result,
+    require_pyroute2,
+    service_result,
+)
 from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon_task import daemon_options
 
 _COUNTS = {"active_conns": "active_connections", "inact_conns": "inactive_connections", "persist_conns": "persistent_connections"}
@@ -43,7 +50,7 @@ def run_info(module: AnsibleModule) -> None:
     def action() -> t.Dict[str, t.Any]:
         require_pyroute2(module)
         netns = module.params["netns"]
-        with ipvs_session(netns) as ipvs:
+        with ipvs_session(netns, module) as ipvs:
             info = ipvs.info()
             result: t.Dict[str, t.Any] = {
                 "changed": False,
@@ -54,7 +61,9 @@ def run_info(module: AnsibleModule) -> None:
                 # In ipvs_sync_daemon's option names, so an entry can be fed back to it.
                 "sync_daemons": [daemon_options(daemon) for daemon in ipvs.daemons()],
             }
-        if module.params["connections"]:
+        if module.params["connections"] and isinstance(ipvs, NewTable):
+            result["connections"], result["templates"] = [], []
+        elif module.params["connections"]:
             with _codec.in_netns(netns):
                 entries = _conntable.read("/proc/thread-self/net/ip_vs_conn")
             result["connections"], result["templates"] = _conntable.split_templates(entries)

@@ -17,11 +17,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import os
 import typing as t
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _wire
+from ansible_collections.lvs.ipvs.plugins.module_utils import _check_mode, _codec, _wire
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     OptionError,
     RealServer,
@@ -29,6 +30,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     real_server_from_kernel,
     real_server_to_kernel,
     service_from_kernel,
+    service_sort_key,
     service_to_kernel,
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import (
@@ -64,13 +66,83 @@ def fail_on_errors(module: AnsibleModule, action: t.Callable[[], t.Dict[str, t.A
 
 
 def require_pyroute2(module: AnsibleModule) -> None:
-    if _codec.PYROUTE2_IMPORT_ERROR is not None:
-        module.fail_json(msg=missing_required_lib("pyroute2"), exception=_codec.PYROUTE2_IMPORT_ERROR_TRACEBACK)
+    """Fail with the pyroute2 message, unless pyroute2 is usable or check mode can do without it (see ipvs_session)."""
+    if _codec.PYROUTE2_IMPORT_ERROR is not None and not (module.check_mode and not ip_vs_loaded()):
+        module.fail_json(msg=_codec.pyroute2_missing_message(), exception=_codec.PYROUTE2_IMPORT_ERROR_TRACEBACK,
+                         pyroute2_version=_codec.PYROUTE2_VERSION)
+
+
+# ------------------------------------------------------------------ check mode: what earlier tasks would create
+#
+# See _check_mode. For IPVS: a network namespace that does not exist, an ip_vs that cannot load,
+# and (where ip_vs is not loaded, so every table is empty) a missing pyroute2 read as a new table;
+# a real server's missing virtual service is assumed by _service_task.
+
+# What GET_CONFIG answers in a new network namespace (the kernel's defaults, ip_vs_proto_tcp.c / _udp.c).
+NEW_TABLE_TIMEOUTS = {"tcp": 900, "tcpfin": 120, "udp": 300}
+
+
+def assume_in_check_mode(module: AnsibleModule, missing: str, verb: str = "creates") -> None:
+    """The warning of a check run that plans as if an earlier task had made `missing` (see _check_mode)."""
+    _check_mode.assume(module.warn, missing, verb)
+
+
+def ip_vs_loaded() -> bool:
+    """Whether the ip_vs kernel module is loaded (or built in); without it every table of every namespace is empty."""
+    return os.path.exists("/sys/module/ip_vs")
+
+
+class NewTable:
+    """Stands in for IpvsNetlink in check mode where there is no table yet: it reads what a new one holds (no services,
+    no real servers, no sync daemons, the default timeouts). It has no way to change anything."""
+
+    batch_size = _codec.DEFAULT_BATCH_SIZE
+
+    def services(self, stats: bool = True) -> t.List[t.Dict[str, t.Any]]:  # pylint: disable=unused-argument
+        return []
+
+    def dests(self, service: t.Mapping[str, t.Any], stats: bool = True) -> t.List[t.Dict[str, t.Any]]:  # pylint: disable=unused-argument
+        return []
+
+    def dump_raw(self, request: t.Any) -> t.List[t.Any]:  # pylint: disable=unused-argument
+        return []
+
+    def timeouts(self) -> t.Dict[str, int]:
+        return dict(NEW_TABLE_TIMEOUTS)
+
+    def daemons(self) -> t.List[t.Dict[str, t.Any]]:
+        return []
+
+    def info(self) -> t.Dict[str, t.Any]:
+        return {"version": None, "conn_tab_size": None}
 
 
 @contextlib.contextmanager
-def ipvs_session(netns: t.Optional[str]) -> t.Iterator[_codec.IpvsNetlink]:
-    with _codec.IpvsNetlink(netns=netns) as ipvs:
+def ipvs_session(netns: t.Optional[str], module: t.Optional[AnsibleModule] = None) -> t.Iterator[_codec.IpvsNetlink]:
+    """The IPVS table of `netns`. With `module` in check mode, a namespace that does not exist, an ip_vs that cannot load,
+    or (where ip_vs is not loaded) a missing pyroute2 give a NewTable and a warning instead of an error."""
+    check = module is not None and module.check_mode
+    missing: t.Optional[str] = None
+    verb = "creates"
+    ipvs: t.Optional[_codec.IpvsNetlink] = None
+    if check and _codec.PYROUTE2_IMPORT_ERROR is not None:
+        missing, verb = f"{_codec.pyroute2_missing_message()}. ip_vs is not loaded, so the IPVS table is empty", "installs"
+    else:
+        try:
+            ipvs = _codec.IpvsNetlink(netns=netns)
+        except _codec.IpvsNamespaceMissing as exc:
+            if not check:
+                raise
+            missing = f"{exc} (a new namespace's IPVS table is empty)"
+        except _codec.IpvsUnavailable as exc:
+            if not check:
+                raise
+            missing, verb = f"{exc} (without it the IPVS table is empty)", "loads"
+    if ipvs is None:
+        assume_in_check_mode(t.cast(AnsibleModule, module), t.cast(str, missing), verb)
+        yield t.cast(_codec.IpvsNetlink, NewTable())
+        return
+    with ipvs:
         yield ipvs
 
 
@@ -253,24 +325,35 @@ def real_server_result(real_server: t.Optional[RealServer]) -> t.Optional[t.Dict
     return result
 
 
-def diff_of(before: Table, after: Table, keys: t.Optional[t.Collection[t.Tuple[t.Any, ...]]] = None) -> t.Dict[str, str]:
-    """Before and after in `ipvsadm -S -n` syntax, limited to `keys` when given."""
+def diff_of(before: Table, after: Table, keys: t.Optional[t.Collection[t.Tuple[t.Any, ...]]] = None,
+            assumed: t.Collection[t.Tuple[t.Any, ...]] = ()) -> t.Dict[str, str]:
+    """Before and after in `ipvsadm -S -n` syntax, limited to `keys` when given. The `-A` lines of `assumed` services (which
+    an earlier task creates, see assume_in_check_mode) are left out: this task does not know their options."""
 
     def text(table: Table) -> str:
         entries = [entry for key, entry in table.items() if keys is None or key in keys]
-        lines = render_service_table(entries)
+        if assumed:
+            lines = []
+            for service, servers in sorted(entries, key=lambda entry: service_sort_key(entry[0])):
+                rendered = render_service_table([(service, servers)])
+                lines += rendered[1:] if service.key in assumed else rendered
+        else:
+            lines = render_service_table(entries)
         return "\n".join(lines) + "\n" if lines else ""
 
     return {"before": text(before), "after": text(after)}
 
 
 def plan_and_apply(module: AnsibleModule, ipvs: _codec.IpvsNetlink, have: Table, operations: t.List[Operation],
-                   keys: t.Optional[t.Collection[t.Tuple[t.Any, ...]]] = None) -> t.Tuple[t.Dict[str, t.Any], Table]:
-    """The common tail of the table-changing modules: apply unless check mode; changed, commands, diff."""
+                   keys: t.Optional[t.Collection[t.Tuple[t.Any, ...]]] = None,
+                   assumed: t.Collection[t.Tuple[t.Any, ...]] = ()) -> t.Tuple[t.Dict[str, t.Any], Table]:
+    """The common tail of the table-changing modules: apply unless check mode; changed, commands, diff.
+
+    `assumed`: services in `have` that are not in the kernel but that check mode assumes an earlier task creates."""
     after = table_after(have, operations)
     if operations and not module.check_mode:
         apply(ipvs, operations, have)
     result: t.Dict[str, t.Any] = {"changed": bool(operations), "commands": [render(op) for op in operations]}
     if module._diff:  # pylint: disable=protected-access
-        result["diff"] = diff_of(have, after, keys)
+        result["diff"] = diff_of(have, after, keys, assumed)
     return result, after

@@ -9,7 +9,7 @@
 
 Numbers are those of the Linux uapi header ``include/uapi/linux/ip_vs.h``. The message classes
 are built on pyroute2's stable primitives only (``genlmsg``, ``nla``), which encode and decode
-identically from pyroute2 0.6 to 0.9; pyroute2's own IPVS classes are not used.
+identically from pyroute2 0.5 to 0.9 (see _import_primitives); pyroute2's own IPVS classes are not used.
 
 Byte orders the kernel expects (``net/netfilter/ipvs/ip_vs_ctl.c``):
 
@@ -23,73 +23,164 @@ Byte orders the kernel expects (``net/netfilter/ipvs/ip_vs_ctl.c``):
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import os
+import re
 import sys
 import traceback
 import types
 
+# The oldest pyroute2 whose primitives this collection has been tested with (tests/integration/test_pyroute2_versions.py).
+PYROUTE2_MINIMUM = (0, 5, 0)
+PYROUTE2_MINIMUM_TEXT = "0.5.0"
 
-def _without_package_init() -> None:
-    """Let `pyroute2.netlink` be imported without running pyroute2/__init__.py.
+# The classes the codec uses from pyroute2, imported here and re-exported, so that this one guard covers every pyroute2
+# import of the collection. The constants are the kernel's (include/uapi/linux/netlink.h, genetlink.h), not pyroute2's.
+_PYROUTE2_NAMES = ("ctrlmsg", "genlmsg", "nla")
+NETLINK_GENERIC = 16
+NLMSG_ERROR = 2
+NLMSG_DONE = 3
+NLM_F_REQUEST = 0x1
+NLM_F_ACK = 0x4
+NLM_F_DUMP_INTR = 0x10
+NLM_F_DUMP = 0x300  # NLM_F_ROOT | NLM_F_MATCH
+GENL_ID_CTRL = 0x10
+CTRL_CMD_GETFAMILY = 3
 
-    That file imports the whole library (IPRoute, NDB, IPDB, conntrack, ipset...): 160 modules,
+
+def _without_package_init(name: str) -> bool:
+    """Let `<name>.netlink` be imported without running <name>/__init__.py; True when a stand-in was put in place.
+
+    pyroute2/__init__.py imports the whole library (IpRoute, NDB, IPDB, conntrack, ipset...): 160 modules,
     0.3 s on a fast machine and about 5 s in an emulated VM, on every module run, for the few
     message primitives the codec uses. A bare package object stands in for it during the import
     below and is removed afterwards, so a later `import pyroute2` (ours never does one) still gets
-    the real package, with the submodules already loaded. Nothing is done when pyroute2 is
-    already imported or cannot be found.
+    the real package, with the submodules already loaded. Nothing is done when the package is
+    already imported, is a namespace package (pyroute2 0.6's pr2modules) or cannot be found.
     """
-    if "pyroute2" in sys.modules:
-        return
-    spec = importlib.util.find_spec("pyroute2")
-    if spec is None or spec.submodule_search_locations is None:
-        return
-    package = types.ModuleType("pyroute2")
+    if name in sys.modules:
+        return False
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    if spec is None or spec.submodule_search_locations is None or spec.origin in (None, "namespace"):
+        return False
+    package = types.ModuleType(name)
     package.__path__ = list(spec.submodule_search_locations)
     package.__spec__ = spec
-    package.__package__ = "pyroute2"
-    sys.modules["pyroute2"] = package
+    package.__package__ = name
+    sys.modules[name] = package
+    return True
 
 
-def _forget_bare_package() -> None:
-    package = sys.modules.get("pyroute2")
-    if package is not None and getattr(package, "__file__", None) is None:
-        del sys.modules["pyroute2"]
+def _forget_bare_package(name: str) -> None:
+    package = sys.modules.get(name)
+    if package is not None and getattr(package, "__file__", None) is None and getattr(package, "__spec__", None) is not None \
+            and getattr(package.__spec__, "origin", None) not in (None, "namespace"):
+        del sys.modules[name]
 
 
-# Only the submodules needed, never `import pyroute2` itself. The names the codec uses are imported
-# here and re-exported, so that this one guard covers every pyroute2 import of the collection.
-_without_package_init()
+def _import_primitives() -> types.ModuleType:
+    """pyroute2's netlink primitives: `pyroute2.netlink` (0.5, 0.7 and later), else `pr2modules.netlink` (0.6.x, where
+    the code lives in the namespace package pr2modules and pyroute2/__init__.py only aliases it)."""
+    errors = []
+    for package in ("pyroute2", "pr2modules"):
+        bare = _without_package_init(package)
+        try:
+            netlink = importlib.import_module(f"{package}.netlink")
+            exceptions = importlib.import_module(f"{package}.netlink.exceptions")
+        except ImportError as exc:
+            errors.append(exc)
+            continue
+        finally:
+            if bare:
+                _forget_bare_package(package)
+        missing = [name for name in _PYROUTE2_NAMES if not hasattr(netlink, name)]
+        if missing or not hasattr(exceptions, "NetlinkError"):
+            raise ImportError(f"{package}.netlink lacks {', '.join(missing or ['NetlinkError'])}")
+        netlink.NetlinkError = exceptions.NetlinkError  # type: ignore[attr-defined]
+        return netlink
+    raise errors[0]
+
+
+_DIST_INFO = re.compile(r"^pyroute2-(\d[^-]*?)(?:-py\d[^-]*)?\.(?:dist-info|egg-info)$", re.IGNORECASE)
+
+
+def pyroute2_version() -> str | None:
+    """The installed pyroute2's version, from the name of its metadata folder (pip's `pyroute2-0.9.7.dist-info`, the
+    distributions' `pyroute2-0.7.2.egg-info`) in the first sys.path entry that has one; None when there is none.
+
+    Not importlib.metadata: importing it costs about 80 ms on a fast machine (over a second in an emulated VM) on
+    every module run, and it does not exist in Python 3.7.
+    """
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for name in names:
+            if name[:9].lower() == "pyroute2-":
+                match = _DIST_INFO.match(name)
+                if match:
+                    return match.group(1)
+    return None
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    """(0, 7, 2) from "0.7.2", "0.7.2.post1", "0.9.7rc1": the leading numbers."""
+    numbers = []
+    for part in text.split("."):
+        match = re.match(r"\d+", part)
+        if match is None:
+            break
+        numbers.append(int(match.group(0)))
+        if match.group(0) != part:
+            break
+    return tuple(numbers)
+
+
+PYROUTE2_VERSION: str | None = None
 try:
-    from pyroute2.netlink import (  # pylint: disable=unused-import
-        CTRL_CMD_GETFAMILY,
-        GENL_ID_CTRL,
-        NETLINK_GENERIC,
-        NLM_F_ACK,
-        NLM_F_DUMP,
-        NLM_F_DUMP_INTR,
-        NLM_F_REQUEST,
-        NLMSG_DONE,
-        NLMSG_ERROR,
-        ctrlmsg,
-        genlmsg,
-        nla,
-    )
-    from pyroute2.netlink.exceptions import NetlinkError  # pylint: disable=unused-import
+    _primitives = _import_primitives()
 except ImportError as exc:  # pragma: no cover - exercised only without pyroute2
     PYROUTE2_IMPORT_ERROR: ImportError | None = exc
     PYROUTE2_IMPORT_ERROR_TRACEBACK: str | None = traceback.format_exc()
-    # Stand-ins so that this module imports without pyroute2; IpvsNetlink() then refuses to run
-    # and modules report missing_required_lib("pyroute2") from PYROUTE2_IMPORT_ERROR.
-    CTRL_CMD_GETFAMILY = GENL_ID_CTRL = NETLINK_GENERIC = 0
-    NLM_F_ACK = NLM_F_DUMP = NLM_F_DUMP_INTR = NLM_F_REQUEST = NLMSG_DONE = NLMSG_ERROR = 0
-    genlmsg = nla = ctrlmsg = object  # type: ignore[assignment,misc]
-    NetlinkError = OSError  # type: ignore[assignment,misc]
+    PYROUTE2_VERSION = pyroute2_version()
 else:
     PYROUTE2_IMPORT_ERROR = None
     PYROUTE2_IMPORT_ERROR_TRACEBACK = None
-finally:
-    _forget_bare_package()
+    PYROUTE2_VERSION = pyroute2_version()
+    if PYROUTE2_VERSION is not None and version_tuple(PYROUTE2_VERSION) < PYROUTE2_MINIMUM:
+        PYROUTE2_IMPORT_ERROR = ImportError(f"pyroute2 {PYROUTE2_VERSION} is older than {PYROUTE2_MINIMUM_TEXT}")
+        PYROUTE2_IMPORT_ERROR_TRACEBACK = None
+
+if PYROUTE2_IMPORT_ERROR is None:
+    ctrlmsg = _primitives.ctrlmsg
+    genlmsg = _primitives.genlmsg
+    nla = _primitives.nla
+    NetlinkError = _primitives.NetlinkError
+else:
+    # Stand-ins so that this module imports without a usable pyroute2; IpvsNetlink() then refuses to run
+    # and the modules report pyroute2_missing_message() (see _module.require_pyroute2).
+    genlmsg = nla = ctrlmsg = object  # type: ignore[assignment,misc]
+    NetlinkError = OSError  # type: ignore[assignment,misc]
+
+
+def pyroute2_missing_message() -> str:
+    """What a module says when pyroute2 cannot be used: the version found, the version needed, how to install it."""
+    if PYROUTE2_VERSION is None:
+        found = "pyroute2 is not installed there"
+    elif version_tuple(PYROUTE2_VERSION) < PYROUTE2_MINIMUM:
+        found = f"pyroute2 {PYROUTE2_VERSION} is installed there, which is too old"
+    else:
+        found = f"pyroute2 {PYROUTE2_VERSION} is installed there but cannot be imported ({PYROUTE2_IMPORT_ERROR})"
+    return (f"lvs.ipvs needs pyroute2 {PYROUTE2_MINIMUM_TEXT} or newer on the managed node, for the Python that runs the module "
+            f"({sys.executable}, Python {sys.version.split()[0]}); {found}. Install the distribution's package "
+            "(python3-pyroute2 on Debian, Ubuntu and Fedora, from EPEL on RHEL and its rebuilds) or "
+            f"`python3 -m pip install 'pyroute2>={PYROUTE2_MINIMUM_TEXT}'` for that interpreter")
+
 
 IPVS_GENL_NAME = "IPVS"
 IPVS_GENL_VERSION = 1

@@ -27,6 +27,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import (
     TaskError,
+    assume_in_check_mode,
     fail_on_errors,
     ipvs_session,
     plan_and_apply,
@@ -35,7 +36,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._module import (
     require_pyroute2,
     service_result,
 )
-from ansible_collections.lvs.ipvs.plugins.module_utils._planner import plan_real_server, plan_service
+from ansible_collections.lvs.ipvs.plugins.module_utils._planner import make_table, plan_real_server, plan_service
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import service_switch
 
 # Options that name a service; the rest of a service's options are ignored when it is only looked up.
@@ -57,7 +58,7 @@ def run_service(module: AnsibleModule) -> None:
         if present and params["real_servers"] is not None:
             want_servers, absent_servers = real_servers_from_params(params["real_servers"], want)
         require_pyroute2(module)
-        with table_lock(params["netns"]), ipvs_session(params["netns"]) as ipvs:
+        with table_lock(params["netns"]), ipvs_session(params["netns"], module) as ipvs:
             have = read_table(ipvs, keys={want.key})
             have_service, have_servers = have.get(want.key, (None, []))
             operations = plan_service(want if present else None, have_service, want_servers, have_servers,
@@ -108,14 +109,25 @@ def run_real_server(module: AnsibleModule) -> None:
             option = "drain_timeout" if params["drain_timeout"] < 0 else "drain_poll_interval"
             raise OptionError(option, f"{params[option]} is out of range; accepted: drain_timeout 0 or more seconds, drain_poll_interval 0.1 to 3600")
         require_pyroute2(module)
-        with table_lock(params["netns"]), ipvs_session(params["netns"]) as ipvs:
+        assumed: t.Set[t.Tuple[t.Any, ...]] = set()
+        with table_lock(params["netns"]), ipvs_session(params["netns"], module) as ipvs:
             have = read_table(ipvs, keys={service.key})
             if service.key not in have:
-                raise TaskError(f"the virtual service {service_switch(service)} does not exist: create it first with lvs.ipvs.ipvs_service")
+                missing = f"the virtual service {service_switch(service)} does not exist"
+                if params["state"] == "absent":
+                    module.warn(f"{missing}, so neither does its real server {render_address_port(*wanted.key)}: nothing to remove")
+                    return {"changed": False, "commands": [], "real_server": None}
+                if not module.check_mode:
+                    raise TaskError(f"{missing}: create it first with lvs.ipvs.ipvs_service (an earlier task of the play)")
+                # Check mode: the task that creates the service was only checked. The real server's commands name the
+                # service by its key alone, which is all this task knows of it.
+                assume_in_check_mode(module, missing)
+                have = make_table([(service, [])])
+                assumed.add(service.key)
             have_service, have_servers = have[service.key]
             current = next((r for r in have_servers if r.key == wanted.key), None)
             operations = plan_real_server(have_service, None if params["state"] == "absent" else wanted, current)
-            result, after = plan_and_apply(module, ipvs, have, operations, keys={service.key})
+            result, after = plan_and_apply(module, ipvs, have, operations, keys={service.key}, assumed=assumed)
         result["real_server"] = real_server_result(next((r for r in after[service.key][1] if r.key == wanted.key), None))
         if params["wait_drained"] and not module.check_mode:
             result["drain"] = wait_until_drained(params["netns"], have_service, wanted, params["drain_timeout"], params["drain_poll_interval"])

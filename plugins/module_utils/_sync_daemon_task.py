@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import socket
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
@@ -24,7 +25,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
 from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import OptionError
-from ansible_collections.lvs.ipvs.plugins.module_utils._module import TaskError, fail_on_errors, ipvs_session, require_pyroute2
+from ansible_collections.lvs.ipvs.plugins.module_utils._module import TaskError, assume_in_check_mode, fail_on_errors, ipvs_session, require_pyroute2
 
 ROLES = ("master", "backup")
 STATES = ("started", "stopped")
@@ -200,14 +201,28 @@ def daemon_diff(daemon: t.Mapping[str, t.Any]) -> str:
     return render_start(daemon) + "\n" if daemon.get("state") == "started" else ""
 
 
+def interface_exists(netns: t.Optional[str], name: str) -> bool:
+    """Whether network interface `name` exists in `netns` (False when the namespace does not exist either)."""
+    try:
+        with _codec.in_netns(netns):
+            socket.if_nametoindex(name)
+    except (OSError, _codec.IpvsError):
+        return False
+    return True
+
+
 def run_sync_daemon(module: AnsibleModule) -> None:
     def action() -> t.Dict[str, t.Any]:
         wanted = wanted_daemon(module.params)
         role = wanted["role"]
         require_pyroute2(module)
-        with table_lock(module.params["netns"]), ipvs_session(module.params["netns"]) as ipvs:
+        with table_lock(module.params["netns"]), ipvs_session(module.params["netns"], module) as ipvs:
             running = next((daemon_options(d) for d in ipvs.daemons() if d["state"] == role), None)
             commands = plan(wanted, running)
+            if module.check_mode and any(command.startswith("--start-daemon") for command in commands) \
+                    and not interface_exists(module.params["netns"], wanted["interface"]):
+                # A real run would be refused (ENODEV) unless an earlier task creates the interface (the HA link).
+                assume_in_check_mode(module, f"interface {wanted['interface']!r} does not exist in this network namespace (option interface)")
             if commands and not module.check_mode:
                 done: t.List[str] = []
                 for command in commands:

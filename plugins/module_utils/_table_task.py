@@ -536,7 +536,7 @@ def run_table(module: AnsibleModule) -> None:
             return {"changed": False, "rendered": render_service_table((entry.service, entry.servers or ()) for entry in declared)}
         require_pyroute2(module)
         mode = params["before_after"]
-        with table_lock(params["netns"]), ipvs_session(params["netns"]) as ipvs:
+        with table_lock(params["netns"]), ipvs_session(params["netns"], module) as ipvs:
             have = read_scope(ipvs, scope, declared)
             if state == "gathered":
                 return {"changed": False, "gathered": table_items(have)}

@@ -44,7 +44,7 @@ def run_timeouts(module: AnsibleModule) -> None:
     def action() -> t.Dict[str, t.Any]:
         wanted = wanted_timeouts(module.params)
         require_pyroute2(module)
-        with table_lock(module.params["netns"]), ipvs_session(module.params["netns"]) as ipvs:
+        with table_lock(module.params["netns"]), ipvs_session(module.params["netns"], module) as ipvs:
             before = ipvs.timeouts()
             changes = {name: value for name, value in wanted.items() if before[name] != value}
             if changes and not module.check_mode:

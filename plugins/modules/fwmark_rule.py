@@ -136,6 +136,7 @@ options:
     type: str
     default: lvs_ipvs
 requirements:
+  - Python 3.7 to 3.13 on the managed node, as far as the ansible-core in use supports it there (3.7 needs ansible-core 2.17)
   - "nftables backend: C(nft) built with JSON support, or the libnftables Python binding (Debian: C(python3-nftables)); tested with nftables 1.0.6
     (Debian 12)"
   - "iptables backend: C(iptables) with the MARK target and the comment and multiport matches, nf_tables or legacy variant; tested with 1.8.9 (Debian 12)"
@@ -286,6 +287,7 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._check_mode import assume
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import (
     ARGUMENT_SPEC,
     MUTUALLY_EXCLUSIVE,
@@ -298,11 +300,28 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark_iptables import I
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark_nft import NftBackend, open_interface
 
 
-def select_backend(choice: str, table: str, runner: t.Callable[..., t.Tuple[int, str, str]], which: t.Callable[[str], t.Optional[str]]) -> t.Any:
-    """nftables where nft works (for auto: lists our table without an error), else iptables."""
+class NftNotInstalled:
+    """Stands in for nft in check mode where it is not installed yet: lists our table as missing (an empty ruleset)."""
+
+    name = "nft"
+
+    def __call__(self, batch: t.Dict[str, t.Any]) -> t.Tuple[int, t.Optional[t.Dict[str, t.Any]], str]:
+        return 1, None, "Error: No such file or directory (nft is not installed)"
+
+
+def select_backend(choice: str, table: str, runner: t.Callable[..., t.Tuple[int, str, str]], which: t.Callable[[str], t.Optional[str]],
+                   check_mode: bool = False, warn: t.Optional[t.Callable[[str], None]] = None) -> t.Any:
+    """nftables where nft works (for auto: lists our table without an error), else iptables.
+
+    In check mode, where neither nft nor its Python binding is installed and iptables is not asked for, the nftables
+    backend plans against an empty ruleset and a warning says so (an earlier task installs nftables: the director role does).
+    """
     if choice != "iptables":
         interface = open_interface(runner, which)
         why = "neither the nftables Python binding nor the nft program is installed"
+        if interface is None and check_mode and warn is not None and (choice == "nftables" or not which("iptables")):
+            assume(warn, f"{why} (backend={choice})", "installs")
+            return NftBackend(NftNotInstalled(), table)
         if interface is not None:
             backend = NftBackend(interface, table)
             try:
@@ -316,10 +335,10 @@ def select_backend(choice: str, table: str, runner: t.Callable[..., t.Tuple[int,
 
 
 def execute(params: t.Mapping[str, t.Any], runner: t.Callable[..., t.Tuple[int, str, str]], which: t.Callable[[str], t.Optional[str]],
-            check_mode: bool, diff: bool) -> t.Dict[str, t.Any]:
+            check_mode: bool, diff: bool, warn: t.Optional[t.Callable[[str], None]] = None) -> t.Dict[str, t.Any]:
     """Validate, choose the backend, run. Raises OptionError before anything is read, BackendError when the kernel refuses."""
     request = request_from_params(params)
-    backend = select_backend(request.backend, request.table, runner, which)
+    backend = select_backend(request.backend, request.table, runner, which, check_mode, warn)
     return run(backend, request, check_mode=check_mode, diff=diff)
 
 
@@ -330,7 +349,7 @@ def main() -> None:
         return module.run_command(args, data=data, environ_update={"LC_ALL": "C", "LANG": "C"})
 
     try:
-        result = execute(module.params, runner, module.get_bin_path, module.check_mode, module._diff)
+        result = execute(module.params, runner, module.get_bin_path, module.check_mode, module._diff, module.warn)
     except OptionError as exc:
         module.fail_json(msg=str(exc), option=exc.option)
     except BackendError as exc:

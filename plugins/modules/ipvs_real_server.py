@@ -16,6 +16,9 @@ description:
   - O(state=drained) keeps the real server with weight 0, so it takes no new clients while its connections finish (the daily
     maintenance routine). Templates of a weight-0 server only expire early with the sysctl C(net.ipv4.vs.expire_quiescent_template=1).
   - Every option is validated before the first netlink request; an invalid task changes nothing.
+  - The virtual service must exist, created by M(lvs.ipvs.ipvs_service) in an earlier task; a real run fails naming it. In check
+    mode, where that earlier task was only checked too, the real server's commands are predicted with a warning. With
+    O(state=absent), a service that does not exist has no real server to remove, so the task reports no change, with a warning.
 author:
   - lvs.ipvs contributors (@lvs-ipvs)
 extends_documentation_fragment:

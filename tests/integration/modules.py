@@ -49,10 +49,15 @@ def four_steps(name: str, args: dict) -> list[dict]:
     return results
 
 
-def playbook(path: str, *extra: str, check: bool = False) -> subprocess.CompletedProcess:
-    """ansible-playbook -c local on this host (the lab VM), with this checkout as lvs.ipvs."""
+def playbook(path: str, *extra: str, check: bool = False, collections: str | None = None) -> subprocess.CompletedProcess:
+    """ansible-playbook -c local on this host (the lab VM), with this checkout as lvs.ipvs.
+
+    `collections`: the folder holding ansible_collections/lvs/ipvs; by default the one tests/conftest.py links, which
+    every checkout on the machine shares (another checkout's test run can point it to itself meanwhile: see
+    tests.integration.pythons.collections_root() for one of this checkout alone)."""
     bindir = os.path.dirname(sys.executable)
-    collections = os.path.join(os.environ.get("LVS_IPVS_CACHE", os.path.expanduser("~/.cache/lvs-ipvs")), "collections")
+    if collections is None:
+        collections = os.path.join(os.environ.get("LVS_IPVS_CACHE", os.path.expanduser("~/.cache/lvs-ipvs")), "collections")
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="False",
                ANSIBLE_LOCAL_TEMP="/tmp/ansible-local", ANSIBLE_REMOTE_TEMP="/tmp/ansible-remote")
     argv = [os.path.join(bindir, "ansible-playbook"), "-c", "local", "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",

@@ -155,7 +155,7 @@ def test_pyroute2_is_importable_here():
 def test_without_pyroute2_the_codec_imports_and_says_so():
     code = (
         "import sys\n"
-        "sys.modules['pyroute2'] = None\n"
+        "sys.modules['pyroute2'] = sys.modules['pr2modules'] = None\n"
         "from ansible_collections.lvs.ipvs.plugins.module_utils import _codec\n"
         "assert isinstance(_codec.PYROUTE2_IMPORT_ERROR, ImportError), _codec.PYROUTE2_IMPORT_ERROR\n"
         "assert 'Traceback' in _codec.PYROUTE2_IMPORT_ERROR_TRACEBACK and 'pyroute2' in _codec.PYROUTE2_IMPORT_ERROR_TRACEBACK\n"
@@ -167,7 +167,8 @@ def test_without_pyroute2_the_codec_imports_and_says_so():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("pyroute2 is required: ")
+    assert proc.stdout.startswith("lvs.ipvs needs pyroute2 0.5.0 or newer on the managed node"), proc.stdout
+    assert "python3-pyroute2" in proc.stdout and "pip install 'pyroute2>=0.5.0'" in proc.stdout
 
 
 def test_only_pyroute2_submodules_are_imported():

@@ -157,7 +157,7 @@ def kernel(monkeypatch):
     holder = {"kernel": FakeKernel()}
 
     @contextlib.contextmanager
-    def session(netns):
+    def session(netns, module=None):
         yield holder["kernel"]
 
     @contextlib.contextmanager
@@ -272,7 +272,7 @@ def test_ipvs_info_reports_daemons_in_these_option_names(monkeypatch):
             return [KERNEL_BACKUP]
 
     @contextlib.contextmanager
-    def session(netns):
+    def session(netns, module=None):
         yield Kernel()
 
     monkeypatch.setattr(_info_task, "ipvs_session", session)

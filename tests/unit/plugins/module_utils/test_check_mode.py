@@ -1,0 +1,188 @@
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Check mode where an earlier task would create what this one needs: predict with a warning; a real run still fails.
+
+The kernel side (a check run of a whole play on an empty table, then the real run) is
+tests/integration/test_check_mode_play.py; here the modules' main() runs with the netlink client
+replaced, to cover each missing thing and each module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _lock, _module
+from ansible_collections.lvs.ipvs.plugins.modules import fwmark_rule, ipvs_info, ipvs_real_server, ipvs_service, ipvs_sync_daemon, ipvs_table, ipvs_timeouts
+
+RS = {"protocol": "tcp", "address": "198.51.100.1", "port": 80, "server": "192.0.2.11", "weight": 2}
+ASSUMES = "in check mode this assumes an earlier task creates it"
+
+
+class EmptyKernel:
+    """An IPVS table with nothing in it; any change is a test failure."""
+
+    batch_size = 64
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        pass
+
+    def services(self, stats=True):
+        return []
+
+    def dests(self, service, stats=True):
+        return []
+
+    def daemons(self):
+        return []
+
+    def send_batch(self, requests):
+        raise AssertionError("a change was sent")
+
+
+def missing_namespace(netns=None, **kwargs):
+    raise _codec.IpvsNamespaceMissing(f"network namespace {netns!r} does not exist (no /var/run/netns/{netns}); create it first")
+
+
+def unavailable(netns=None, **kwargs):
+    raise _codec.IpvsUnavailable("ip_vs is not available on this host: load it with `modprobe ip_vs`")
+
+
+@pytest.fixture(autouse=True)
+def no_lock(monkeypatch):
+    @contextlib.contextmanager
+    def lock(netns, wait=0):
+        yield 0.0
+
+    for owner in ("_service_task", "_table_task", "_timeouts_task", "_sync_daemon_task"):
+        monkeypatch.setattr(f"ansible_collections.lvs.ipvs.plugins.module_utils.{owner}.table_lock", lock)
+    assert _lock  # the real lock is tested elsewhere
+
+
+def run(module, args, check):
+    from ansible.module_utils.common import warnings as ansible_warnings  # pylint: disable=import-outside-toplevel
+
+    ansible_warnings._global_warnings.clear()  # pylint: disable=protected-access  # one module run per process in real life
+    out = io.StringIO()
+    with patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=True)), contextlib.redirect_stdout(out):
+        with pytest.raises(SystemExit):
+            module.main()
+    return json.loads(out.getvalue().strip().splitlines()[-1])
+
+
+def warnings(result):
+    return [item["event"]["msg"] if isinstance(item, dict) else item for item in result.get("warnings", [])]
+
+
+@pytest.mark.parametrize("state, command", [("present", "-a -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 2"),
+                                            ("drained", "-a -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 0")])
+def test_a_real_server_of_a_service_an_earlier_task_creates(monkeypatch, state, command):
+    monkeypatch.setattr(_codec, "IpvsNetlink", EmptyKernel)
+    result = run(ipvs_real_server, dict(RS, state=state), check=True)
+    assert not result.get("failed"), result
+    assert result["changed"] is True and result["commands"] == [command]
+    # The diff shows the real server only: this task does not know the service's options.
+    assert result["diff"] == {"before": "", "after": command + "\n"}
+    assert warnings(result) == [f"the virtual service -t 198.51.100.1:80 does not exist; {ASSUMES}"]
+    real = run(ipvs_real_server, dict(RS, state=state), check=False)
+    assert real["failed"] is True and real["msg"].startswith("the virtual service -t 198.51.100.1:80 does not exist: create it first")
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_removing_a_real_server_of_a_missing_service_is_no_change(monkeypatch, check):
+    monkeypatch.setattr(_codec, "IpvsNetlink", EmptyKernel)
+    result = run(ipvs_real_server, dict(RS, state="absent"), check=check)
+    assert not result.get("failed") and result["changed"] is False and result["commands"] == [], result
+    assert "does not exist, so neither does its real server 192.0.2.11:80" in warnings(result)[0]
+
+
+CHANGING = [
+    (ipvs_service, {"protocol": "tcp", "address": "198.51.100.1", "port": 80, "scheduler": "rr", "persistence_timeout": 600},
+     ["-A -t 198.51.100.1:80 -s rr -p 600"]),
+    (ipvs_real_server, RS, ["-a -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 2"]),
+    (ipvs_table, {"state": "merged", "config": [{"fwmark": 8, "real_servers": [{"server": "192.0.2.12"}]}]},
+     ["-A -f 8 -s wlc", "-a -f 8 -r 192.0.2.12:0 -g -w 1"]),
+    (ipvs_timeouts, {"tcp": 7200}, ["--set 7200 0 0"]),
+    (ipvs_sync_daemon, {"role": "master", "interface": "ha0", "sync_id": 8}, None),
+]
+
+
+@pytest.mark.parametrize("opener, missing", [(missing_namespace, "network namespace 'lvsnew' does not exist"),
+                                             (unavailable, "ip_vs is not available on this host")])
+@pytest.mark.parametrize("module, args, commands", CHANGING, ids=lambda value: getattr(value, "__name__", "").rsplit(".", 1)[-1] or None)
+def test_a_namespace_or_ip_vs_an_earlier_task_makes(monkeypatch, opener, missing, module, args, commands):
+    monkeypatch.setattr(_codec, "IpvsNetlink", opener)
+    result = run(module, dict(args, netns="lvsnew"), check=True)
+    assert not result.get("failed"), result
+    assert result["changed"] is True, result
+    if commands is not None:
+        assert result["commands"] == commands
+    messages = warnings(result)
+    assert messages[0].startswith(missing), messages
+    verb = "creates" if opener is missing_namespace else "loads"
+    assert messages[0].endswith(f"in check mode this assumes an earlier task {verb} it"), messages
+    real = run(module, dict(args, netns="lvsnew"), check=False)
+    assert real["failed"] is True and real["msg"].startswith(missing), real
+
+
+def test_ipvs_info_reads_a_namespace_an_earlier_task_creates_as_new(monkeypatch):
+    monkeypatch.setattr(_codec, "IpvsNetlink", missing_namespace)
+    result = run(ipvs_info, {"netns": "lvsnew", "connections": True}, check=True)
+    assert not result.get("failed"), result
+    assert (result["services"], result["sync_daemons"], result["connections"], result["templates"]) == ([], [], [], [])
+    assert result["timeouts"] == {"tcp": 900, "tcpfin": 120, "udp": 300}
+    assert run(ipvs_info, {"netns": "lvsnew"}, check=False)["failed"] is True
+
+
+def test_a_bad_namespace_name_is_still_an_error_in_check_mode():
+    result = run(ipvs_service, {"protocol": "tcp", "address": "198.51.100.1", "port": 80, "netns": "../etc"}, check=True)
+    assert result["failed"] is True and "is not a network namespace name" in result["msg"], result
+
+
+def test_diff_leaves_out_the_line_of_an_assumed_service():
+    from ansible_collections.lvs.ipvs.plugins.module_utils._model import real_server_from_params, service_from_params
+    from ansible_collections.lvs.ipvs.plugins.module_utils._planner import make_table
+
+    service = service_from_params({"fwmark": 8, "state": "absent"})
+    other = service_from_params({"protocol": "udp", "address": "198.51.100.2", "port": 53, "state": "absent"})
+    server = real_server_from_params({"server": "192.0.2.11", "forwarding": "nat", "weight": 1}, service)
+    after = make_table([(service, [server]), (other, [])])
+    assert _module.diff_of({}, after, assumed={service.key}) == {"before": "", "after": "-A -u 198.51.100.2:53 -s wlc\n-a -f 8 -r 192.0.2.11:0 -m -w 1\n"}
+    assert _module.diff_of({}, after)["after"] == "-A -u 198.51.100.2:53 -s wlc\n-A -f 8 -s wlc\n-a -f 8 -r 192.0.2.11:0 -m -w 1\n"
+
+
+FWMARK = {"name": "shop", "mark": 8, "destination": "198.51.100.1", "ports": [80, 443]}
+
+
+@pytest.mark.parametrize("backend", ["auto", "nftables"])
+def test_fwmark_rule_where_nft_is_not_installed_yet(monkeypatch, backend):
+    monkeypatch.setattr(fwmark_rule, "open_interface", lambda runner, which: None)
+    monkeypatch.setattr("ansible.module_utils.basic.AnsibleModule.get_bin_path", lambda self, name, *args, **kwargs: None)
+    result = run(fwmark_rule, dict(FWMARK, backend=backend), check=True)
+    assert not result.get("failed"), result
+    assert result["changed"] is True and result["backend"] == "nftables" and result["commands"], result
+    assert "add rule inet lvs_ipvs prerouting" in "\n".join(result["commands"]), result["commands"]
+    assert warnings(result) == [f"neither the nftables Python binding nor the nft program is installed (backend={backend}); "
+                                "in check mode this assumes an earlier task installs it"]
+    real = run(fwmark_rule, dict(FWMARK, backend=backend), check=False)
+    assert real["failed"] is True, real
+
+
+@pytest.mark.parametrize("interface, warned", [("lo", False), ("lvsha9", True)])
+def test_a_sync_daemon_on_an_interface_an_earlier_task_creates(monkeypatch, interface, warned):
+    monkeypatch.setattr(_codec, "IpvsNetlink", EmptyKernel)
+    result = run(ipvs_sync_daemon, {"role": "master", "interface": interface, "sync_id": 8}, check=True)
+    assert not result.get("failed") and result["commands"][0].startswith(f"--start-daemon master --mcast-interface {interface} --syncid 8"), result
+    expected = [f"interface {interface!r} does not exist in this network namespace (option interface); {ASSUMES}"] if warned else []
+    assert warnings(result) == expected

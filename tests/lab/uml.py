@@ -16,6 +16,7 @@ mount any host path read-write), the namespace is.
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import os
 import shutil
@@ -90,12 +91,11 @@ class UmlKernel:
         return self.root / "lib" / "modules" / self.version
 
 
-def source_version() -> str:
-    """The Debian version of the installed linux-source-6.1 (e.g. 6.1.192-3)."""
-    proc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", SOURCE_PACKAGE], capture_output=True, text=True, check=False)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        raise LabError(f"{SOURCE_PACKAGE} is not installed (python -m tests.lab setup installs it)")
-    return proc.stdout.strip()
+def source_version() -> str | None:
+    """The Debian version of the installed linux-source-6.1 (e.g. 6.1.192-3), None when it is not installed."""
+    proc = subprocess.run(["dpkg-query", "-W", "-f=${Status} ${Version}", SOURCE_PACKAGE], capture_output=True, text=True, check=False)
+    status, dummy, version = proc.stdout.strip().rpartition(" ")
+    return version if status == "install ok installed" and version else None
 
 
 def kernel_dir(debian_version: str) -> Path:
@@ -104,12 +104,25 @@ def kernel_dir(debian_version: str) -> Path:
 
 def ensure_uml_kernel() -> UmlKernel:
     """The UML kernel from the cache, built first when it is not there (about 7 minutes on 2 cores)."""
+    version = source_version()
+    if version is not None and (kernel_dir(version) / ".complete").exists():
+        return UmlKernel(kernel_dir(version), (kernel_dir(version) / ".complete").read_text().strip())
     ensure_host_packages(BUILD_PACKAGES)
-    root = kernel_dir(source_version())
+    version = source_version()
+    if version is None:
+        raise LabError(f"{SOURCE_PACKAGE} did not install")
+    root = kernel_dir(version)
     done = root / ".complete"
-    if done.exists():
-        return UmlKernel(root, done.read_text().strip())
-    return _build(root)
+    # One build at a time on a machine (the node mode and fast mode may both ask at once): the others wait for it.
+    with open(cache_dir() / "uml-build.lock", "w", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log("waiting for another process that builds the UML kernel")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if done.exists():
+            return UmlKernel(root, done.read_text().strip())
+        return _build(root)
 
 
 def _build(root: Path) -> UmlKernel:

@@ -179,7 +179,8 @@ def uml_boot(kernel: uml.UmlKernel, initramfs: Path, run_dir: Path, console: Pat
     read_end, write_end = os.pipe()
     argv = [*uml.sandbox_argv([run_dir]), str(kernel.binary), f"mem={memory_mb}M", f"initrd={initramfs}",
             "con=null", f"con0=null,fd:{console_fd}", "ssl=null", f"ssl0=null,fd:{console_fd}", f"ssl1=null,fd:{write_end}",
-            "console=ttyS0", "loglevel=4", "panic=-1", f"lab.run={run_dir}"]
+            # UML keeps its pid file and control socket under uml_dir (~/.uml by default: read-only here, and then it crashes).
+            f"uml_dir={run_dir}", "umid=uml", "console=ttyS0", "loglevel=4", f"lab.run={run_dir}"]
     return Boot(argv, pass_fds=(console_fd, write_end), stdout_fd=console_fd, output_fd=read_end)
 
 
@@ -260,6 +261,9 @@ def _supervise(boot: Boot, engine: str, run_dir: Path, console: Path, out, *, ti
     status_file = run_dir / "exit-status"
     if status_file.exists():
         return int(status_file.read_text().strip() or "1")
+    panic = _panic(console)
+    if panic:
+        raise LabError(f"the lab kernel panicked before reporting an exit status: {panic}")
     detail = b"".join(stderr_lines).decode(errors="replace").strip().splitlines()
     if proc.returncode != 0 and detail:
         raise LabError(f"{engine} failed: {detail[-1]}")
@@ -290,6 +294,14 @@ def _guest_started(console: Path) -> bool:
         return b"lab-guest: stage2 started" in console.read_bytes()
     except OSError:
         return False
+
+
+def _panic(console: Path) -> str:
+    try:
+        lines = console.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return next((line.strip() for line in lines if "Kernel panic" in line), "")
 
 
 def _tail(console: Path) -> str:

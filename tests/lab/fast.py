@@ -34,13 +34,14 @@ from .errors import LabError
 from .provision import Kernel, build_initramfs, cache_dir, ensure_host_packages, ensure_kernel, log
 from .qemu import accel_args, qemu_binary
 
-INITRAMFS_FORMAT = "5"  # bump when init or the module list changes, to rebuild cached images
+INITRAMFS_FORMAT = "6"  # bump when init or the module list changes, to rebuild cached images
 
 # How each engine reaches the host's root and the run folder from the first stage. QEMU loads only what
 # it needs to reach the host's root over 9p; everything else is loaded later by the host's own kmod inside
 # the guest (request_module works: modules.dep is in the cache). UML has hostfs and overlay built in.
 QEMU_MODULES = ["virtio_pci", "9pnet_virtio", "9p", "overlay"]
-QEMU_MOUNTS = """mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /lower || { say "cannot mount the host root over 9p"; poweroff -f; }
+QEMU_MOUNTS = """mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /lower || \\
+  { say "cannot mount the host root over 9p"; poweroff -f; }
 MOUNT_RUN='mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=512000 labrun'"""
 UML_MOUNTS = """mount -t hostfs -o ro,/ none /lower || { say "cannot mount the host root over hostfs"; poweroff -f; }
 MOUNT_RUN="mount -t hostfs -o $RUN none\""""

@@ -211,7 +211,10 @@ exec "$@"
 
 
 def sandbox_argv(writable: list[Path]) -> list[str]:
-    """argv prefix: run the rest of argv in a private mount namespace, read-only but for `writable` (and a private /dev/shm)."""
+    """argv prefix: run the rest of argv in a private mount namespace, read-only but for `writable` (and a private /dev/shm).
+
+    Give `linux` a `uml_dir=` inside one of `writable`: its default, ~/.uml, is read-only there and UML crashes at boot
+    (make_umid) when it cannot write it. Its memory file goes to the private /dev/shm (TMPDIR)."""
     unshare = shutil.which("unshare")
     if unshare is None:
         raise LabError("unshare is not installed: apt-get install util-linux")

@@ -17,7 +17,14 @@ from tests.integration.conftest import ipvsadm, saved_table
 from tests.integration.modules import REPO, run_module
 from tests.lab.topology import VIP, Session, ask
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
+from ansible_collections.lvs.ipvs.plugins.module_utils._lock import lock_path, table_lock
+
+
+# s. A template whose timer fires while it still controls a connection is re-armed for a fixed 60 s (ip_vs_conn_expire):
+# with a 3 s timeout the drain below took over 60 s. With 20 s, the held connection (a few seconds, then 10 s in CLOSE)
+# is gone when the template's timer fires, so the template goes then; on a slow machine it can still take the 60 s
+# round, inside the drain's 150 s.
+PERSISTENCE = 20
 
 
 def director(topo, *args: str) -> str:
@@ -39,7 +46,7 @@ def test_drain_waits_for_connections_and_templates_then_remove(short_timeouts):
     topo = short_timeouts
     key = {"netns": topo.director_ns, "protocol": "tcp", "address": VIP, "port": 80}
     pool = [{"server": s, "forwarding": "nat"} for s in topo.servers]
-    run_module("ipvs_service", dict(key, scheduler="rr", persistence_timeout=3, real_servers=pool))
+    run_module("ipvs_service", dict(key, scheduler="rr", persistence_timeout=PERSISTENCE, real_servers=pool))
     client = topo.clients[0]
     session = Session(topo.client_ns, client, VIP, 80)
     pinned = session.get()
@@ -58,8 +65,7 @@ def test_drain_waits_for_connections_and_templates_then_remove(short_timeouts):
 
     # IPVS keeps a closed TCP connection in TIME_WAIT for 120 s (a fixed timeout: `ipvsadm --set` does not
     # change it), and the template lives as long as a connection it controls: so the client resets its
-    # connection to let the drain end sooner. Seen on Debian's 6.1 kernel: the template still lingers about
-    # 60 s after its last connection, even with a 3 s persistence timeout.
+    # connection (10 s in CLOSE) to let the drain end sooner. See PERSISTENCE for when the template goes.
     session.close(abort=True)
     result = run_module("ipvs_real_server", dict(task, drain_timeout=150))
     assert not result.get("failed"), result.get("msg")
@@ -89,6 +95,21 @@ def _start_module(name: str, args: dict, tag: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, cwd="/tmp", env=dict(os.environ, PYTHONPATH=collections))
 
 
+def _holds_open(pid: int, path: str) -> bool:
+    """True when process `pid` has `path` open."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == path:
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def _result(proc: subprocess.Popen) -> dict:
     out, err = proc.communicate(timeout=120)
     assert out.strip(), err
@@ -100,7 +121,12 @@ def test_a_run_waits_for_the_table_lock(clean_ipvs):
     key = {"protocol": "tcp", "address": VIP, "port": 80}
     with table_lock(None):
         proc = _start_module("ipvs_real_server", dict(key, server="192.0.2.11"), "held")
-        time.sleep(8)  # far longer than the module needs (a few seconds under emulation)
+        # Until the run has opened the lock file it proves nothing: wait for that (bounded), then watch it wait a while.
+        deadline = time.monotonic() + 60
+        while not _holds_open(proc.pid, lock_path(None)) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _holds_open(proc.pid, lock_path(None)), "the run never reached the table lock"
+        time.sleep(2)
         assert proc.poll() is None, "the run did not wait for the lock"
         assert saved_table() == [f"-A -t {VIP}:80 -s rr"]
     result = _result(proc)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -243,15 +242,7 @@ def reboot(info: dict) -> dict:
     console = node.state_dir() / NAME / "console.log"
     tail = console.read_text(errors="replace")[-2000:] if console.exists() else ""
     log(f"the warm reboot did not come back within 420 s; powering the VM off and booting it again. Console:\n{tail}")
-    pid_file = node.state_dir() / NAME / "qemu.pid"
-    pid = int(pid_file.read_text().strip())
-    os.kill(pid, signal.SIGTERM)
-    for dummy in range(100):
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
-        time.sleep(0.1)
+    node.stop(NAME)
     proc = subprocess.run([sys.executable, "-m", "tests.lab", "up", "--boot-timeout", "900", NAME], cwd=REPO, capture_output=True,
                           text=True, timeout=1200, check=False)
     assert proc.returncode == 0, f"tests.lab up {NAME} after the power-off: {proc.stdout}\n{proc.stderr}"

@@ -6,7 +6,7 @@
 The UML kernel runs as an ordinary program inside the lab's network namespace (tests/lab/labnet.py), its eth0 a TAP on
 the lab bridge; the node's address comes from a systemd-networkd file written into its root. SSH is reached through
 127.0.0.1:<port> on this machine (tests/lab/forward.py), a forwarder that exits with the node. The UML kernel's modules are
-mounted read-only at /lib/modules/<version> by an fstab line (hostfs), so `modprobe ip_vs` works. `systemctl reboot`
+mounted read-only at /lib/modules/<version> (hostfs) by a small init before systemd, so `modprobe ip_vs` works. `systemctl reboot`
 restarts the kernel inside the same process: the root (a directory on this machine) keeps what the node wrote.
 """
 
@@ -27,6 +27,14 @@ UML_PACKAGES = ("user-mode-linux",)
 DEBIAN_UML = Path("/usr/bin/linux.uml")
 DEBIAN_UML_MODULES = Path("/usr/lib/uml/modules")
 FORWARDER = Path(__file__).resolve().with_name("forward.py")
+INIT = "/sbin/lab-uml-init"
+# The node's first process: the UML kernel's modules (read-only, from the lab's machine) at /lib/modules/<version> before
+# systemd starts, so that systemd-modules-load and systemd-sysctl (net.ipv4.vs.*) find them early in every boot.
+INIT_SCRIPT = """#!/bin/sh
+# Written by the lab (tests/lab/node_uml.py) before each start of this node under User-mode Linux.
+mount -n -t hostfs -o ro,{modules} none /usr/lib/modules/{version} || echo "lab-uml-init: cannot mount the kernel's modules" >&2
+exec /sbin/init "$@"
+"""
 
 
 class UmlKernel(NamedTuple):
@@ -35,14 +43,20 @@ class UmlKernel(NamedTuple):
     version: str
 
 
+def _lab_uml():
+    """tests/lab/uml.py (the lab's own UML build and its read-only sandbox), when this checkout has it."""
+    try:
+        from . import uml  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return None
+    return uml
+
+
 def uml_kernel() -> UmlKernel:
     """The UML kernel for nodes: the lab's own build when tests/lab/uml.py provides it, else Debian's user-mode-linux."""
-    try:
-        from .uml import ensure_uml_kernel  # pylint: disable=import-outside-toplevel
-    except ImportError:
-        ensure_uml_kernel = None
-    if ensure_uml_kernel is not None:
-        built = ensure_uml_kernel()
+    lab_uml = _lab_uml()
+    if lab_uml is not None:
+        built = lab_uml.ensure_uml_kernel()
         return UmlKernel(Path(built.binary), Path(built.modules), built.version)
     ensure_host_packages(UML_PACKAGES)
     versions = sorted(p.name for p in DEBIAN_UML_MODULES.iterdir() if (p / "modules.dep").exists()) if DEBIAN_UML_MODULES.is_dir() else []
@@ -70,9 +84,10 @@ def prepare_root(rootfs: Path, address: str, kernel: UmlKernel) -> None:
     conf.write_text("[Manager]\nRebootWatchdogSec=0\n")
     mount_point = rootfs / "usr" / "lib" / "modules" / kernel.version
     mount_point.mkdir(parents=True, exist_ok=True)
-    (rootfs / "etc" / "fstab").write_text(
-        "# The root is this node's directory on the lab's machine (hostfs, read-write); the UML kernel's modules are lent read-only.\n"
-        f"none /usr/lib/modules/{kernel.version} hostfs ro,{kernel.modules} 0 0\n")
+    (rootfs / "etc" / "fstab").write_text("# The root is this node's folder on the lab's machine (hostfs, read-write); see /sbin/lab-uml-init.\n")
+    init = rootfs / INIT.lstrip("/")
+    init.write_text(INIT_SCRIPT.format(version=kernel.version, modules=kernel.modules))
+    init.chmod(0o755)
 
 
 def start(name: str, node: Path, rootfs: Path, address: str, memory_mb: int) -> int:
@@ -81,9 +96,13 @@ def start(name: str, node: Path, rootfs: Path, address: str, memory_mb: int) -> 
     prepare_root(rootfs, address, kernel)
     tap = labnet.add_tap(address)
     console = node / "console.log"
+    # hostfs is no boundary (the guest's root could mount any host path): with the lab's sandbox, everything but the
+    # node's own folder is read-only for the UML process.
+    lab_uml = _lab_uml()
+    sandbox = lab_uml.sandbox_argv([node]) if lab_uml is not None else []
     argv = [
-        *labnet.netns_exec(), str(kernel.binary), f"mem={memory_mb}M", f"umid={name}", f"uml_dir={node}",
-        "root=/dev/root", "rootfstype=hostfs", f"rootflags={rootfs}", "rw",
+        *labnet.netns_exec(), *sandbox, str(kernel.binary), f"mem={memory_mb}M", f"umid={name}", f"uml_dir={node}",
+        "root=/dev/root", "rootfstype=hostfs", f"rootflags={rootfs}", "rw", f"init={INIT}",
         f"eth0=tuntap,{tap},{labnet.mac_address(address)}", "con=null", "con0=null,fd:1", "ssl=null",
         "loglevel=4", "systemd.show_status=0",
     ]

@@ -219,7 +219,7 @@ def vip_and_daemons(info: dict):
 
 
 def reboot(info: dict) -> dict:
-    """`systemctl reboot` on the node; the VM restarts in place (same qemu, same SSH port, the root file system kept).
+    """`systemctl reboot` on the node; it restarts in place (same UML or QEMU process, same SSH port, the root kept).
 
     Under TCG emulation on a loaded machine, a warm reset of the VM has been seen to hang in the guest kernel (soft lockup
     of systemd, PID 1, right after "Welcome to Debian"), unrelated to what is tested here: when SSH is not back in time, the

@@ -189,7 +189,8 @@ def up(name: str, boot_timeout: float = 240, memory_mb: int = 1536) -> dict:
     if pid:
         if (node / "engine").exists() and (node / "engine").read_text().strip() == "uml" and not _pid_alive(node / "forward.pid"):
             node_uml.start_forwarder(node, (node / "address").read_text().strip(), pid)
-            _write_inventory()
+        # Written again: the inventory is shared by every checkout using this cache, and rewritten by each.
+        _write_inventory()
         info = _node_info(name)
         _wait_ssh(info, boot_timeout, node / "console.log")
         return info
@@ -332,4 +333,6 @@ def _write_inventory() -> None:
                 f"{info['name']} ansible_host={info['host']} ansible_port={info['port']} ansible_user={info['user']} "
                 f"ansible_ssh_private_key_file={info['key']} ansible_python_interpreter={info['interpreter']} "
                 "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'")
-    inventory_path().write_text("\n".join(lines) + "\n")
+    partial = inventory_path().with_name(f"inventory.ini.{os.getpid()}")
+    partial.write_text("\n".join(lines) + "\n")
+    partial.replace(inventory_path())  # whole or not at all, for a reader in another process

@@ -14,12 +14,13 @@ from .errors import LabError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.lab", description="A real IPVS kernel for lvs.ipvs, from Debian's archive.")
     sub = parser.add_subparsers(dest="verb", required=True)
-    sub.add_parser("setup", help="install the lab's packages, fetch the kernel, build the images (cached)")
+    sub.add_parser("setup", help="install the lab's packages, fetch the kernel, build the UML kernel and the images (cached)")
     sub.add_parser("demo", help="the main job: a PNMPP director in the lab VM, with traffic showing the persistence")
     run = sub.add_parser("run", help="fast mode: boot over this machine's root and run CMD as root inside")
     run.add_argument("--timeout", type=float, default=1800, help="seconds the command may take (default 1800)")
     run.add_argument("--boot-timeout", type=float, default=120, help="seconds the VM may take to boot (default 120)")
     run.add_argument("--memory", type=int, default=3072, help="MiB of memory (default 3072)")
+    run.add_argument("--engine", choices=("uml", "qemu"), help="uml or qemu (default: LVS_IPVS_LAB_ENGINE, else uml where a probe boot works)")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ...")
     up = sub.add_parser("up", help="node mode: start a Debian node reachable over SSH")
     up.add_argument("names", nargs="+")
@@ -54,7 +55,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return demo.main()
     if args.verb == "run":
         command = args.command[1:] if args.command[:1] == ["--"] else args.command
-        return fast.run_command(command, timeout=args.timeout, boot_timeout=args.boot_timeout, memory_mb=args.memory)
+        return fast.run_command(command, timeout=args.timeout, boot_timeout=args.boot_timeout, memory_mb=args.memory, engine=args.engine)
     if args.verb == "up":
         for name in args.names:
             node.up(name, boot_timeout=args.boot_timeout)

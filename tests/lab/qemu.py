@@ -50,9 +50,9 @@ def accelerator() -> str:
 
 def _kvm_boots() -> bool:
     """Boot the lab kernel under KVM with an init that powers off at once; True if it does in time."""
-    from .fast import prepare  # pylint: disable=import-outside-toplevel
+    from .fast import prepare_qemu  # pylint: disable=import-outside-toplevel
 
-    kernel = prepare()[0]
+    kernel = prepare_qemu()[0]
     with tempfile.TemporaryDirectory(prefix="lab-kvm-probe-") as tmp:
         init = Path(tmp) / "init"
         init.write_text("#!/bin/busybox sh\n/bin/busybox poweroff -f\n")

@@ -286,7 +286,7 @@ def _stop_processes(node: Path) -> None:
                     break
                 time.sleep(0.1)
         for dummy in range(50):
-            members = [p for p in ([pid] if _alive(pid) else []) + _session_members(pid)]
+            members = ([pid] if _alive(pid) else []) + _session_members(pid)
             if not members:
                 break
             for member in members:

@@ -32,7 +32,7 @@ FIRST, LAST = 130, 190
 
 
 @contextmanager
-def _locked():
+def locked():
     """One lab process at a time changes the namespace (several checkouts share the cache and the namespace)."""
     with open(cache_dir() / "labnet.lock", "w", encoding="ascii") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -88,7 +88,7 @@ def allocate(taken: set[str]) -> str:
 def add_tap(address: str) -> str:
     """The TAP of the node at `address`, attached to the bridge (made again from scratch if it exists)."""
     tap = tap_name(address)
-    with _locked():
+    with locked():
         _ensure_namespace()
         _ip("link", "del", tap, check=False)
         _ip("tuntap", "add", "dev", tap, "mode", "tap")
@@ -101,7 +101,7 @@ def remove_tap(address: str) -> None:
     """Delete the node's TAP; delete the namespace when no TAP is left in it."""
     if not _namespace_exists():
         return
-    with _locked():
+    with locked():
         _ip("link", "del", tap_name(address), check=False)
         links = _ip("-o", "link", "show", check=False).stdout
         if not any(": tap" in line for line in links.splitlines()):

@@ -209,8 +209,9 @@ def up(name: str, boot_timeout: float = 240, memory_mb: int = 1536) -> dict:
     started = time.monotonic()
     if chosen == "uml":
         address_file = node / "address"
-        if not address_file.exists():
-            address_file.write_text(labnet.allocate(_taken_addresses(node)) + "\n")
+        with labnet.locked():  # two checkouts starting nodes at once get different addresses
+            if not address_file.exists():
+                address_file.write_text(labnet.allocate(_taken_addresses(node)) + "\n")
         address = address_file.read_text().strip()
         pid = node_uml.start(name, node, rootfs, address, memory_mb)
         node_uml.start_forwarder(node, address, pid)

@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The main job (`make demo`): playbooks/pnmpp.yml makes a lab node a PNMPP director, then clients shop.
 
-1. `python -m tests.lab up lvs-demo`: a Debian bookworm node in QEMU, reached over SSH on 127.0.0.1.
+1. `python -m tests.lab up lvs-demo`: a Debian bookworm node (User-mode Linux, or QEMU: LVS_IPVS_LAB_ENGINE), reached over
+   SSH on 127.0.0.1.
 2. On the node, network namespaces make the test hosts: a client namespace (203.0.113.10-17) and
    three real servers rs1-rs3 (192.0.2.11-13, HTTP on ports 80, 443 and 8080, default route via
    the node). The node itself is the director (VIP 198.51.100.1, NAT).
@@ -161,7 +162,8 @@ def render(shopped: dict) -> list[str]:
 def main() -> int:
     started = time.monotonic()
     print("== lvs.ipvs demo: PNMPP, the shop - a customer's HTTP and HTTPS on one real server ==", flush=True)
-    print(f"== booting lab node {NAME} (Debian bookworm in QEMU)", flush=True)
+    engine = {"uml": "User-mode Linux", "qemu": "QEMU"}[node.engine()]
+    print(f"== booting lab node {NAME} (Debian bookworm in {engine})", flush=True)
     info = node.up(NAME, boot_timeout=900)
     collections = tempfile.mkdtemp(prefix="lvs-ipvs-demo-collections.")
     try:

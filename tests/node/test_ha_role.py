@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -220,7 +219,7 @@ def vip_and_daemons(info: dict):
 
 
 def reboot(info: dict) -> dict:
-    """`systemctl reboot` on the node; the VM restarts in place (same qemu, same SSH port, the root file system kept).
+    """`systemctl reboot` on the node; it restarts in place (same UML or QEMU process, same SSH port, the root kept).
 
     Under TCG emulation on a loaded machine, a warm reset of the VM has been seen to hang in the guest kernel (soft lockup
     of systemd, PID 1, right after "Welcome to Debian"), unrelated to what is tested here: when SSH is not back in time, the
@@ -243,15 +242,7 @@ def reboot(info: dict) -> dict:
     console = node.state_dir() / NAME / "console.log"
     tail = console.read_text(errors="replace")[-2000:] if console.exists() else ""
     log(f"the warm reboot did not come back within 420 s; powering the VM off and booting it again. Console:\n{tail}")
-    pid_file = node.state_dir() / NAME / "qemu.pid"
-    pid = int(pid_file.read_text().strip())
-    os.kill(pid, signal.SIGTERM)
-    for dummy in range(100):
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
-        time.sleep(0.1)
+    node.stop(NAME)
     proc = subprocess.run([sys.executable, "-m", "tests.lab", "up", "--boot-timeout", "900", NAME], cwd=REPO, capture_output=True,
                           text=True, timeout=1200, check=False)
     assert proc.returncode == 0, f"tests.lab up {NAME} after the power-off: {proc.stdout}\n{proc.stderr}"

@@ -84,11 +84,11 @@ def pure_logic() -> t.List[str]:
                         "-a -t 198.51.100.1:80 -r 192.0.2.12:80 -g -w 2"], commands
     checks.append("planner+renderer")
 
-    result = run_main("ipvs_table", {"state": "rendered", "config": [{"fwmark": 8, "scheduler": "rr", "persistence_timeout": 600,
-                                                                        "real_servers": [{"server": "192.0.2.11", "forwarding": "nat"}]}]})
+    service = {"fwmark": 8, "scheduler": "rr", "persistence_timeout": 600, "real_servers": [{"server": "192.0.2.11", "forwarding": "nat"}]}
+    result = run_main("ipvs_table", {"state": "rendered", "config": [service]})
     assert result.get("rendered") == ["-A -f 8 -s rr -p 600", "-a -f 8 -r 192.0.2.11:0 -m -w 1"], result
-    result = run_main("ipvs_table", {"state": "parsed", "running_config": "-A -t 198.51.100.1:443 -s wlc -p 360\n"
-                                                                           "-a -t 198.51.100.1:443 -r 192.0.2.11:443 -g -w 1\n"})
+    running = "-A -t 198.51.100.1:443 -s wlc -p 360\n-a -t 198.51.100.1:443 -r 192.0.2.11:443 -g -w 1\n"
+    result = run_main("ipvs_table", {"state": "parsed", "running_config": running})
     assert result["parsed"][0]["address"] == "198.51.100.1" and result["parsed"][0]["persistence_timeout"] == 360, result
     checks.append("ipvs_table rendered+parsed")
 

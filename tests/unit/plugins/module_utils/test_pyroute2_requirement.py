@@ -39,8 +39,8 @@ def test_the_version_installed_here_is_found():
 @pytest.mark.parametrize("version, error, found", [
     (None, ImportError("No module named 'pyroute2'"), "pyroute2 is not installed there"),
     ("0.4.21", ImportError("pyroute2 0.4.21 is older than 0.5.0"), "pyroute2 0.4.21 is installed there, which is too old"),
-    ("0.6.13", ImportError("No module named 'pyroute2.netlink'"), "pyroute2 0.6.13 is installed there but cannot be imported "
-                                                                   "(No module named 'pyroute2.netlink')"),
+    ("0.6.13", ImportError("No module named 'pyroute2.netlink'"),
+     "pyroute2 0.6.13 is installed there but cannot be imported (No module named 'pyroute2.netlink')"),
 ])
 def test_the_message_names_found_needed_and_packages(monkeypatch, version, error, found):
     monkeypatch.setattr(_netlink, "PYROUTE2_VERSION", version)

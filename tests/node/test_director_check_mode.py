@@ -19,16 +19,14 @@ The time of each run is printed (pytest -s).
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.lab import node
+from tests.node import nodekit
 
 NAME = "dt-director-check"
 REPO = Path(__file__).resolve().parents[2]
@@ -79,15 +77,11 @@ echo '== pyroute2'; python3 -c 'import pyroute2' 2>/dev/null && echo importable 
 """
 
 
-def log(message: str) -> None:
-    print(f"[director-check {time.strftime('%H:%M:%S')}] {message}", flush=True)
+log = nodekit.logger("director-check")
 
 
 def on_node(info: dict, script: str, timeout: float = 300) -> str:
-    proc = subprocess.run(node.ssh_argv(info, ["sh", "-c", script], connect_timeout=30), capture_output=True, text=True,
-                          timeout=timeout, check=False)
-    assert proc.returncode == 0, f"{script!r} on the node: rc {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
+    return nodekit.on_node(info, script, timeout=timeout).stdout
 
 
 def snapshot(info: dict) -> dict:
@@ -103,48 +97,33 @@ def snapshot(info: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def lab_node():
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "tests.lab", "up", "--boot-timeout", "900", NAME], cwd=REPO, capture_output=True,
-                          text=True, timeout=1200, check=False)
+    booted = nodekit.booted_node(NAME, log)
+    info = next(booted)
     try:
-        assert proc.returncode == 0, f"tests.lab up {NAME}: {proc.stdout}\n{proc.stderr}"
-        log(f"node up after {time.monotonic() - started:.0f} s")
-        info = node._node_info(NAME)  # pylint: disable=protected-access
         on_node(info, FRESH)
         yield info
     finally:
-        subprocess.run([sys.executable, "-m", "tests.lab", "down", NAME], cwd=REPO, timeout=120, check=False)
+        booted.close()
 
 
 @pytest.fixture(scope="module")
 def ansible(tmp_path_factory, lab_node):
     work = tmp_path_factory.mktemp("director-check")
-    collections = work / "collections"
-    (collections / "ansible_collections" / "lvs").mkdir(parents=True)
-    (collections / "ansible_collections" / "lvs" / "ipvs").symlink_to(REPO)
     inventory = work / "inventory.yml"
     inventory.write_text(f"""all:
   children:
     directors:
       hosts:
-        {NAME}:
-          ansible_host: {lab_node['host']}
-          ansible_port: {lab_node['port']}
-          ansible_user: {lab_node['user']}
-          ansible_ssh_private_key_file: {lab_node['key']}
-          ansible_python_interpreter: {lab_node['interpreter']}
-          ansible_ssh_common_args: "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=30"
+{nodekit.inventory_host(lab_node)}
 """)
     playbook = work / "director.yml"
     playbook.write_text(PLAYBOOK)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-               ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_TIMEOUT="60", ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
-               ANSIBLE_RETRY_FILES_ENABLED="False", ANSIBLE_PIPELINING="True")
+    env = nodekit.ansible_env(work, ANSIBLE_PIPELINING="True")
     timings: dict = {}
 
     def run(what: str, *options: str) -> tuple:
         started = time.monotonic()
-        command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory), str(playbook), *options]
+        command = [nodekit.ansible_playbook(), "-i", str(inventory), str(playbook), *options]
         proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=1800, check=False)
         timings[what] = time.monotonic() - started
         recap = re.search(rf"^{re.escape(NAME)}\s+:\s+(.*)$", proc.stdout, re.M)

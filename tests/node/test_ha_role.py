@@ -18,7 +18,6 @@ The real two-director failover with traffic is tests/integration/test_ha_failove
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.lab import node
+from tests.node import nodekit
 
 NAME = "ha-role"
 REPO = Path(__file__).resolve().parents[2]
@@ -81,16 +81,8 @@ exit 1
 """
 
 
-def log(message: str) -> None:
-    print(f"[ha-role {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def on_node(info: dict, script: str, timeout: float = 180, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(node.ssh_argv(info, ["sh", "-c", script], connect_timeout=30), capture_output=True, text=True,
-                          timeout=timeout, check=False)
-    if check:
-        assert proc.returncode == 0, f"{script!r} on the node: rc {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
+log = nodekit.logger("ha-role")
+on_node = nodekit.on_node
 
 
 def wait_for(what: str, probe, timeout: float, interval: float = 3):
@@ -113,37 +105,18 @@ def wait_for(what: str, probe, timeout: float, interval: float = 3):
 
 @pytest.fixture(scope="module")
 def lab_node():
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "tests.lab", "up", "--boot-timeout", "900", NAME], cwd=REPO, capture_output=True,
-                          text=True, timeout=1200, check=False)
-    try:
-        assert proc.returncode == 0, f"tests.lab up {NAME}: {proc.stdout}\n{proc.stderr}"
-        log(f"node up after {time.monotonic() - started:.0f} s")
-        info = node._node_info(NAME)  # pylint: disable=protected-access
-        yield info
-    finally:
-        subprocess.run([sys.executable, "-m", "tests.lab", "down", NAME], cwd=REPO, timeout=120, check=False)
+    yield from nodekit.booted_node(NAME, log)
 
 
 @pytest.fixture(scope="module")
 def ansible_env(tmp_path_factory, lab_node):
     work = tmp_path_factory.mktemp("ha-role")
-    collections = work / "collections"
-    (collections / "ansible_collections" / "lvs").mkdir(parents=True)
-    (collections / "ansible_collections" / "lvs" / "ipvs").symlink_to(REPO)
     inventory = work / "inventory.yml"
-    ssh_args = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=30"
     inventory.write_text(f"""all:
   children:
     lvs_directors:
       hosts:
-        {NAME}:
-          ansible_host: {lab_node['host']}
-          ansible_port: {lab_node['port']}
-          ansible_user: {lab_node['user']}
-          ansible_ssh_private_key_file: {lab_node['key']}
-          ansible_python_interpreter: {lab_node['interpreter']}
-          ansible_ssh_common_args: "{ssh_args}"
+{nodekit.inventory_host(lab_node)}
           director_ha_priority: 150
       vars:
         director_schedulers: [rr]
@@ -164,15 +137,13 @@ def ansible_env(tmp_path_factory, lab_node):
         director_ha_sloppy_tcp: true
         director_ha_install_packages: false
 """)
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
-               ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_TIMEOUT="60", ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
-               ANSIBLE_RETRY_FILES_ENABLED="False")
+    env = nodekit.ansible_env(work)
     return {"inventory": inventory, "env": env}
 
 
 def playbook(ansible_env) -> str:
     started = time.monotonic()
-    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(ansible_env["inventory"]),
+    command = [nodekit.ansible_playbook(), "-i", str(ansible_env["inventory"]),
                str(REPO / "playbooks" / "ha_pair.yml")]
     proc = subprocess.run(command, cwd=REPO, env=ansible_env["env"], capture_output=True, text=True, timeout=1500, check=False)
     log(f"ansible-playbook playbooks/ha_pair.yml: rc {proc.returncode} after {time.monotonic() - started:.0f} s")

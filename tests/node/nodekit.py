@@ -1,0 +1,70 @@
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the lab-node tests share: a node booted for a test module, a shell on it, and Ansible pointed at this checkout."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.lab import node
+
+REPO = Path(__file__).resolve().parents[2]
+SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=30"
+
+
+def logger(tag: str):
+    def log(message: str) -> None:
+        print(f"[{tag} {time.strftime('%H:%M:%S')}] {message}", flush=True)
+    return log
+
+
+def booted_node(name: str, log):
+    """Generator for a module-scoped fixture: `tests.lab up NAME`, yield its info, `tests.lab down NAME` afterwards."""
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "tests.lab", "up", "--boot-timeout", "900", name], cwd=REPO, capture_output=True,
+                          text=True, timeout=1200, check=False)
+    try:
+        assert proc.returncode == 0, f"tests.lab up {name}: {proc.stdout}\n{proc.stderr}"
+        log(f"node up after {time.monotonic() - started:.0f} s")
+        yield node._node_info(name)  # pylint: disable=protected-access
+    finally:
+        subprocess.run([sys.executable, "-m", "tests.lab", "down", name], cwd=REPO, timeout=120, check=False)
+
+
+def on_node(info: dict, script: str, timeout: float = 180, check: bool = True, shell: str = "sh",
+            connect_timeout: int = 30) -> subprocess.CompletedProcess:
+    """Run `script` on the node; with `check`, assert that it succeeded."""
+    proc = subprocess.run(node.ssh_argv(info, [shell, "-c", script], connect_timeout=connect_timeout), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    if check:
+        assert proc.returncode == 0, f"{script!r} on {info['name']}: rc {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def inventory_host(info: dict, indent: str = "        ") -> str:
+    """The YAML lines of one inventory host for a lab node (the host name line included)."""
+    lines = [f"{info['name']}:", f"  ansible_host: {info['host']}", f"  ansible_port: {info['port']}", f"  ansible_user: {info['user']}",
+             f"  ansible_ssh_private_key_file: {info['key']}", f"  ansible_python_interpreter: {info['interpreter']}",
+             f'  ansible_ssh_common_args: "{SSH_ARGS}"']
+    return "\n".join(indent + line for line in lines)
+
+
+def ansible_env(work: Path, **extra: str) -> dict:
+    """Environment for ansible-playbook with lvs.ipvs resolved to this checkout (never to a copy installed elsewhere)."""
+    collections = work / "collections"
+    (collections / "ansible_collections" / "lvs").mkdir(parents=True, exist_ok=True)
+    link = collections / "ansible_collections" / "lvs" / "ipvs"
+    if not link.exists():
+        link.symlink_to(REPO)
+    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+                ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_TIMEOUT="60", ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
+                ANSIBLE_RETRY_FILES_ENABLED="False", **extra)
+
+
+def ansible_playbook() -> str:
+    return os.path.join(os.path.dirname(sys.executable), "ansible-playbook")

@@ -63,3 +63,25 @@ def playbook(path: str, *extra: str, check: bool = False, collections: str | Non
     argv = [os.path.join(bindir, "ansible-playbook"), "-c", "local", "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",
             *(["--check"] if check else []), path, *extra]
     return subprocess.run(argv, capture_output=True, text=True, env=env, check=False, cwd=REPO)
+
+
+def in_netns(netns: str, *argv: str) -> str:
+    """Run a command in a network namespace; its output (the command must succeed)."""
+    proc = subprocess.run(["ip", "netns", "exec", netns, *argv], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"{' '.join(argv)} in {netns}: {proc.stderr}"
+    return proc.stdout
+
+
+@contextlib.contextmanager
+def routed_netns(netns: str, device: str):
+    """A new namespace with a route to the real servers' 192.0.2.0/24 (the kernel refuses a real server without one),
+    deleted afterwards."""
+    subprocess.run(["ip", "netns", "del", netns], capture_output=True, check=False)
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    try:
+        for argv in (["ip", "link", "set", "lo", "up"], ["ip", "link", "add", device, "type", "dummy"],
+                     ["ip", "addr", "add", "192.0.2.1/24", "dev", device], ["ip", "link", "set", device, "up"]):
+            in_netns(netns, *argv)
+        yield netns
+    finally:
+        subprocess.run(["ip", "netns", "del", netns], capture_output=True, check=False)

@@ -16,11 +16,10 @@ exactly those lines. A second check run predicts nothing and warns about nothing
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
-from tests.integration.modules import playbook
+from tests.integration.modules import in_netns, playbook, routed_netns
 from tests.integration.pythons import collections_root
 
 NETNS = "lvsck"
@@ -31,21 +30,14 @@ WARNING = f"the virtual service -t {VIP}:80 does not exist; in check mode this a
 
 
 def ns(*argv: str) -> str:
-    proc = subprocess.run(["ip", "netns", "exec", NETNS, *argv], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, f"{' '.join(argv)}: {proc.stderr}"
-    return proc.stdout
+    return in_netns(NETNS, *argv)
 
 
 @pytest.fixture
 def namespace():
     """An empty IPVS table in a namespace with a route to the real servers (the kernel refuses a real server without one)."""
-    subprocess.run(["ip", "netns", "del", NETNS], capture_output=True, check=False)
-    subprocess.run(["ip", "netns", "add", NETNS], check=True)
-    for argv in (["ip", "link", "set", "lo", "up"], ["ip", "link", "add", "ck0", "type", "dummy"],
-                 ["ip", "addr", "add", "192.0.2.1/24", "dev", "ck0"], ["ip", "link", "set", "ck0", "up"]):
-        ns(*argv)
-    yield NETNS
-    subprocess.run(["ip", "netns", "del", NETNS], capture_output=True, check=False)
+    with routed_netns(NETNS, "ck0") as name:
+        yield name
 
 
 def ppc_play(results: str) -> list:

@@ -18,32 +18,24 @@ The environments are built on the host (the VM has no network): `make unit` buil
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
 from tests.integration import pythons
-from tests.integration.modules import playbook
+from tests.integration.modules import in_netns, playbook, routed_netns
 
 NETNS = "lvspr2"
 
 
 def ns(*argv: str) -> str:
-    proc = subprocess.run(["ip", "netns", "exec", NETNS, *argv], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, f"{' '.join(argv)}: {proc.stderr}"
-    return proc.stdout
+    return in_netns(NETNS, *argv)
 
 
 @pytest.fixture(scope="module")
 def namespace():
     """A namespace with a route to the real servers' range (the kernel refuses a real server without one)."""
-    subprocess.run(["ip", "netns", "del", NETNS], capture_output=True, check=False)
-    subprocess.run(["ip", "netns", "add", NETNS], check=True)
-    for argv in (["ip", "link", "set", "lo", "up"], ["ip", "link", "add", "pr0", "type", "dummy"],
-                 ["ip", "addr", "add", "192.0.2.1/24", "dev", "pr0"], ["ip", "link", "set", "pr0", "up"]):
-        ns(*argv)
-    yield NETNS
-    subprocess.run(["ip", "netns", "del", NETNS], capture_output=True, check=False)
+    with routed_netns(NETNS, "pr0") as name:
+        yield name
 
 
 @pytest.mark.parametrize("env", pythons.ALL, ids=lambda env: f"python{env.python}-pyroute2-{env.pyroute2}")

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -23,8 +24,9 @@ def logger(tag: str):
     return log
 
 
+@contextlib.contextmanager
 def booted_node(name: str, log):
-    """Generator for a module-scoped fixture: `tests.lab up NAME`, yield its info, `tests.lab down NAME` afterwards."""
+    """`tests.lab up NAME` for a module-scoped fixture: its info inside, `tests.lab down NAME` when it ends."""
     started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "tests.lab", "up", "--boot-timeout", "900", name], cwd=REPO, capture_output=True,
                           text=True, timeout=1200, check=False)

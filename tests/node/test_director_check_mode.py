@@ -97,13 +97,9 @@ def snapshot(info: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def lab_node():
-    booted = nodekit.booted_node(NAME, log)
-    info = next(booted)
-    try:
+    with nodekit.booted_node(NAME, log) as info:
         on_node(info, FRESH)
         yield info
-    finally:
-        booted.close()
 
 
 @pytest.fixture(scope="module")

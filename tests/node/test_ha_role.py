@@ -105,7 +105,8 @@ def wait_for(what: str, probe, timeout: float, interval: float = 3):
 
 @pytest.fixture(scope="module")
 def lab_node():
-    yield from nodekit.booted_node(NAME, log)
+    with nodekit.booted_node(NAME, log) as info:
+        yield info
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import io
 import json
 import os
@@ -51,7 +52,7 @@ def run_once(args: dict, events: list) -> tuple[float, float, dict]:
     return cpu, wall, result
 
 
-def replay(path: str, repeats: int = 5) -> dict[str, float]:
+def replay(path: str, repeats: int = 10, phases: bool = True) -> dict[str, float]:
     conversations, meta = conversation.load(path)
     services = meta["services"]
     config, _lines = bench_table.table(services, meta["servers"], meta["ports"])
@@ -65,12 +66,18 @@ def replay(path: str, repeats: int = 5) -> dict[str, float]:
           f"{services} x {meta['servers']} = {rules} rules, best of {repeats}, python {sys.version.split()[0]}, "
           f"load {' '.join(f'{value:.2f}' for value in os.getloadavg())}:")
     print(f"  {'scenario':<20} {'datagrams out/in':>16} {'CPU ms':>8} {'wall ms':>8} {'us a rule':>10}")
+    # Rounds of the three scenarios in turn (a busy moment of the machine then weighs on each alike), each run after a
+    # collection of the garbage of the one before (a module run starts in a fresh process); the best of each kept.
+    runs: dict[str, list[tuple[float, float, dict]]] = {name: [] for name, _label, _scenario in scenarios}
+    for _repeat in range(repeats):
+        for name, _label, scenario in scenarios:
+            gc.collect()
+            runs[name].append(run_once(dict(lean, config=scenario), conversations[name]))
     best: dict[str, float] = {}
-    for name, label, scenario in scenarios:
+    for name, label, _scenario in scenarios:
         events = conversations[name]
-        runs = [run_once(dict(lean, config=scenario), events) for _repeat in range(repeats)]
-        cpu, wall = min(run[0] for run in runs), min(run[1] for run in runs)
-        changed_flag = runs[0][2]["changed"]
+        cpu, wall = min(run[0] for run in runs[name]), min(run[1] for run in runs[name])
+        changed_flag = runs[name][0][2]["changed"]
         if changed_flag != (name != "noop"):
             raise SystemExit(f"{label}: changed={changed_flag}, not what the recorded run did")
         best[name] = cpu
@@ -79,15 +86,25 @@ def replay(path: str, repeats: int = 5) -> dict[str, float]:
         print(f"  {label:<20} {f'{sent}/{received}':>16} {cpu * 1000:>8.1f} {wall * 1000:>8.1f} {cpu / rules * 1e6:>10.2f}")
     print(f"  no-op / from empty {best['noop'] / best['from_empty']:.2f}, one change / no-op {best['one_change'] / best['noop']:.2f} "
           "(CPU on this host, the kernel's part left out)")
+    if phases:
+        # After the timed rounds: the timers of bench_table --phases (wall clock, ms) around each step, one more run each.
+        bench_table.time_phases()
+        for name, label, scenario in scenarios:
+            gc.collect()
+            run_once(dict(lean, config=scenario), conversations[name])
+            shown = ", ".join(f"{step} {value * 1000:.0f}" for step, value in bench_table.PHASES.items() if value >= 0.0005)
+            print(f"  {label} steps, ms: {shown}")
+            bench_table.PHASES.clear()
     return best
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("conversation", help="a file written by bench_table.py --record")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=10, help="rounds of the three scenarios, the best kept (default 10)")
+    parser.add_argument("--no-phases", action="store_true", help="leave out the time of each step")
     options = parser.parse_args()
-    replay(options.conversation, options.repeats)
+    replay(options.conversation, options.repeats, not options.no_phases)
     return 0
 
 

@@ -71,9 +71,11 @@ node: lab
 molecule: lab
 	molecule/run.sh
 
-## ipvs_table against ipvsadm -R in one lab VM run (not part of `make test`).
+## ipvs_table against ipvsadm -R on each engine (UML, then QEMU), one lab VM run each, with the system calls of both
+## sides, then the module's CPU per rule on this host against the kernel conversation recorded in each run
+## (not part of `make test`; tests/bench/run.sh --engine uml|qemu for one engine).
 bench: lab
-	tests/bench/run.sh
+	tests/bench/run.sh --engine both
 
 clean-lab:
 	$(PY) -m tests.lab down

@@ -151,14 +151,14 @@ def ansible_floor(args: dict) -> float:
         return time.perf_counter() - started
 
 
-def subprocess_run(args: dict) -> tuple[float, dict]:
-    """The module as Ansible starts it on a node: a new interpreter, the arguments as a JSON file."""
+def subprocess_run(args: dict, prefix: tuple[str, ...] = ()) -> tuple[float, dict]:
+    """The module as Ansible starts it on a node: a new interpreter, the arguments as a JSON file (`prefix`: e.g. strace)."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=False, _ansible_diff=False)}, handle)
     try:
         env = dict(os.environ, PYTHONPATH=COLLECTIONS)
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, os.path.join(REPO, "plugins", "modules", "ipvs_table.py"), handle.name],
+        proc = subprocess.run([*prefix, sys.executable, os.path.join(REPO, "plugins", "modules", "ipvs_table.py"), handle.name],
                               capture_output=True, text=True, env=env, check=False)
         elapsed = time.perf_counter() - started
     finally:
@@ -199,6 +199,10 @@ def main() -> int:
     parser.add_argument("--small", action="store_true", help="100 x 10 and 1,000 x 4 instead (a quick try)")
     parser.add_argument("--phases", action="store_true", help="print the time of each step of every module run")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the 1,000-service scenarios, the best kept (default 3)")
+    parser.add_argument("--syscalls", action="store_true", help="count the system calls of ipvsadm -R and of the module (strace -f -c)")
+    parser.add_argument("--record", metavar="PATH",
+                        help="record the module's netlink conversation (from empty, no-op, one change) to PATH (for tests/bench/replay.py); "
+                             "a PATH ending in '*' is a glob that names the lab run folder")
     options = parser.parse_args()
     if options.phases:
         time_phases()
@@ -321,7 +325,73 @@ def main() -> int:
     print()
     for text, value, goal in verdicts:
         print(f"goal {text}: {value:.2f} {'met' if value <= goal else f'MISSED by {value / goal:.2f}x'}")
+    if options.syscalls:
+        count_syscalls(dict(lean, config=config), rules, services * 11)
+    if options.record:
+        record(options.record, lean, config, changed, services)
     return 0
+
+
+def count_syscalls(args: dict, rules: str, size: int) -> None:
+    """strace -f -c of `ipvsadm -R` and of the module (a new process, as Ansible runs it), both from empty."""
+    import syscalls  # pylint: disable=import-outside-toplevel
+
+    def restore(prefix: tuple[str, ...]) -> None:
+        subprocess.run([*prefix, "ipvsadm", "-R"], input=rules, text=True, capture_output=True, check=True)
+
+    def module_run(prefix: tuple[str, ...]) -> None:
+        subprocess_run(args, prefix)
+
+    def start_only(prefix: tuple[str, ...]) -> None:
+        subprocess_run({"state": "rendered", "config": [{"protocol": "tcp", "address": "198.51.100.1", "port": 80}]}, prefix)
+
+    print(f"\nsystem calls, from empty to {size} rules (strace -f -c, Debian's strace):", flush=True)
+    ipvsadm("-C")
+    theirs = syscalls.traced(restore)
+    ipvsadm("-C")
+    ours = syscalls.traced(module_run)
+    ipvsadm("-C")
+    start = syscalls.traced(start_only)
+    for name, summary in (("ipvsadm -R", theirs), ("ipvs_table (new process)", ours), ("ipvs_table start-up only (rendered, 1 service)", start)):
+        if isinstance(summary, str):
+            print(f"  {name}: not counted: {summary}")
+        else:
+            print(f"  {name}: {summary.total} calls ({summary.total / size:.2f} a rule; {summary.without_vdso()} without the clock calls "
+                  f"a real host answers in its vDSO), {summary.netlink()} netlink send/recv; top: {summary.top()}")
+    if not isinstance(ours, str) and not isinstance(start, str):
+        print(f"  ipvs_table minus its start-up: {ours.total - start.total} calls ({(ours.total - start.total) / size:.3f} a rule; "
+              f"{ours.without_vdso() - start.without_vdso()} without the vDSO's)")
+    if not isinstance(theirs, str) and not isinstance(ours, str):
+        print(f"  total calls, ipvs_table / ipvsadm -R: {ours.total / theirs.total:.3f} ({ours.without_vdso() / theirs.without_vdso():.3f} "
+              "without the vDSO's)")
+
+
+def record(where: str, lean: dict, config: list[dict], changed: list[dict], services: int) -> None:
+    """The module's netlink conversations (every datagram both ways) of from empty, no-op and one change, in one file."""
+    import glob  # pylint: disable=import-outside-toplevel
+
+    import conversation  # pylint: disable=import-outside-toplevel
+
+    if where.endswith("*"):
+        found = [path for path in glob.glob(where) if os.path.isdir(path) and os.access(path, os.W_OK)]
+        if len(found) != 1:
+            raise SystemExit(f"--record {where}: {len(found)} writable folders match, not one")
+        where = os.path.join(found[0], "conversation.json.gz")
+    conversations: dict[str, list] = {}
+    ipvsadm("-C")
+    for name, scenario in (("from_empty", config), ("noop", config), ("one_change", changed)):
+        events: list = []
+        with conversation.recording(events):
+            module(dict(lean, config=scenario), f"record {name}")
+        conversations[name] = events
+    module(dict(lean, config=config), "record: one change back")
+    ipvsadm("-C")
+    conversation.save(where, conversations, {"services": services, "servers": 10, "ports": 10, "changed": changed[services // 2],
+                                             "engine": os.environ.get("LVS_IPVS_LAB_ENGINE", ""), "kernel": os.uname().release})
+    sizes = ", ".join(f"{name} {sum(1 for kind, *_rest in events if kind == 'send')} sent / "
+                      f"{sum(1 for kind, *_rest in events if kind == 'recv')} received"
+                      for name, events in conversations.items())
+    print(f"\nrecorded the module's netlink datagrams ({sizes}) to {where}", flush=True)
 
 
 if __name__ == "__main__":

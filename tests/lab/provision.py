@@ -34,6 +34,7 @@ HOST_PACKAGES = (
     "openssh-client",
     "iproute2",
     "shellcheck",  # ansible-test sanity's shellcheck test (skipped with a mere warning when it is missing)
+    "strace",  # the benchmark's system-call counts (tests/bench), in the lab VM that sees this root
 )
 
 # The meta package whose dependency names the current distribution kernel.

@@ -31,6 +31,14 @@ import socket
 import struct
 import typing as t
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import (
+    IpvsError,
+    IpvsKernelError,
+    IpvsNamespaceError,
+    IpvsNamespaceMissing,
+    IpvsPermissionError,
+    IpvsUnavailable,
+)
 from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import (
     COMMAND_NAMES,
     CTRL_CMD_GETFAMILY,
@@ -123,39 +131,6 @@ DEFAULT_TIMEOUT = 60.0
 
 # ---------------------------------------------------------------------------------------------
 # Errors
-
-
-class IpvsError(Exception):
-    """Base of every error of this layer."""
-
-
-class IpvsUnavailable(IpvsError):
-    """The IPVS generic-netlink family cannot be resolved: ip_vs is not loaded and cannot load."""
-
-
-class IpvsNamespaceError(IpvsError):
-    """The network namespace asked for does not exist or is not a network namespace."""
-
-
-class IpvsNamespaceMissing(IpvsNamespaceError):
-    """The network namespace asked for does not exist (a valid name, nothing under /run/netns yet)."""
-
-
-class IpvsKernelError(IpvsError):
-    """The kernel refused a request: ``errno`` is the positive error code, ``message`` a sentence."""
-
-    def __init__(self, error_number: int, message: str, request: IpvsRequest | None = None) -> None:
-        super().__init__(error_number, message)
-        self.errno = error_number
-        self.message = message
-        self.request = request
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class IpvsPermissionError(IpvsKernelError):
-    """EPERM / EACCES: IPVS needs root (CAP_NET_ADMIN in the network namespace)."""
 
 
 _DEST_COMMANDS = (IPVS_CMD_NEW_DEST, IPVS_CMD_SET_DEST, IPVS_CMD_DEL_DEST, IPVS_CMD_GET_DEST)

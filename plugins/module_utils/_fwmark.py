@@ -23,6 +23,7 @@ import ipaddress
 import re
 import typing as t
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 if t.TYPE_CHECKING:
     from typing import Protocol
 else:  # typing.Protocol is Python 3.8+, and managed nodes run 3.7 too; only type checkers need it
@@ -66,15 +67,6 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     table={"type": "str", "default": DEFAULT_TABLE},
 )
 MUTUALLY_EXCLUSIVE = [["rules", key] for key in RULE_KEYS]
-
-
-class OptionError(Exception):
-    """A module option is invalid: str() names the option, the problem and what is accepted."""
-
-    def __init__(self, option: str, message: str) -> None:
-        super().__init__(f"{option}: {message}")
-        self.option = option
-        self.message = message
 
 
 class BackendError(Exception):

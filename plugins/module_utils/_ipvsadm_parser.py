@@ -21,7 +21,7 @@ import ipaddress
 import re
 import typing as t
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 
 OPTION = "running_config"
 

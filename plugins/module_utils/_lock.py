@@ -22,7 +22,7 @@ import re
 import time
 import typing as t
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._module import TaskError
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import TaskError
 
 LOCK_DIR = "/run/lvs-ipvs"
 WAIT_SECONDS = 300.0

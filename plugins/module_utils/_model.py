@@ -21,6 +21,7 @@ import ipaddress
 import re
 import typing as t
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 AF_INET = 2
 AF_INET6 = 10
 FAMILY_OF_AF = {AF_INET: "ipv4", AF_INET6: "ipv6"}
@@ -62,15 +63,6 @@ TUNNEL_TYPES = {"ipip": 0, "gue": 1, "gre": 2}
 TUNNEL_CHECKSUMS = {"nocsum": 0, "csum": 1, "remcsum": 2}
 
 _INTEGER = re.compile(r"-?[0-9]+")
-
-
-class OptionError(Exception):
-    """A module option is invalid: str() names the option, the problem and what is accepted."""
-
-    def __init__(self, option: str, message: str) -> None:
-        super().__init__(f"{option}: {message}")
-        self.option = option
-        self.message = message
 
 
 @dataclasses.dataclass(frozen=True)

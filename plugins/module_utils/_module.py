@@ -22,9 +22,9 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils import _check_mode, _codec, _wire
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
-    OptionError,
     RealServer,
     Service,
     real_server_from_kernel,
@@ -43,14 +43,6 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import (
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, Table, inverse, make_table, table_after
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render, render_service_table
-
-
-class TaskError(Exception):
-    """A failure to report with fail_json: the message, and extra result keys."""
-
-    def __init__(self, message: str, **result: t.Any) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 def fail_on_errors(module: AnsibleModule, action: t.Callable[[], t.Dict[str, t.Any]]) -> None:

@@ -164,8 +164,8 @@ if PYROUTE2_IMPORT_ERROR is None:
 else:
     # Stand-ins so that this module imports without a usable pyroute2; IpvsNetlink() then refuses to run
     # and the modules report pyroute2_missing_message() (see _module.require_pyroute2).
-    genlmsg = nla = ctrlmsg = object  # type: ignore[assignment,misc]
-    NetlinkError = OSError  # type: ignore[assignment,misc]
+    genlmsg = nla = ctrlmsg = object
+    NetlinkError = OSError
 
 
 def pyroute2_missing_message() -> str:

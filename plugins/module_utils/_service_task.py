@@ -14,9 +14,9 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
-    OptionError,
     RealServer,
     Service,
     real_server_from_params,
@@ -26,7 +26,6 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     service_to_kernel,
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import (
-    TaskError,
     assume_in_check_mode,
     fail_on_errors,
     ipvs_session,

@@ -22,10 +22,10 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
 from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import OptionError
-from ansible_collections.lvs.ipvs.plugins.module_utils._module import TaskError, assume_in_check_mode, fail_on_errors, ipvs_session, require_pyroute2
+from ansible_collections.lvs.ipvs.plugins.module_utils._module import assume_in_check_mode, fail_on_errors, ipvs_session, require_pyroute2
 
 ROLES = ("master", "backup")
 STATES = ("started", "stopped")

@@ -28,6 +28,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _wire
 from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import table_service_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._ipvsadm_parser import parse_with_lines
@@ -35,7 +36,6 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     AF_INET6,
     MAX_FWMARK,
-    OptionError,
     RealServer,
     Service,
     real_server_from_kernel,
@@ -49,7 +49,6 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     service_to_kernel,
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import (
-    TaskError,
     apply,
     diff_of,
     fail_on_errors,
@@ -152,8 +151,8 @@ def _plain(value: t.Any, kind: t.Tuple[str, t.Optional[str], t.Optional[t.Frozen
             same = all(type(item) is exact for item in value)  # pylint: disable=unidiomatic-typecheck
             return same and (choices is None or all(item in choices for item in value))
         return False
-    exact = _EXACT_TYPES.get(wanted)
-    return exact is not None and type(value) is exact and (choices is None or value in choices)  # pylint: disable=unidiomatic-typecheck
+    scalar = _EXACT_TYPES.get(wanted)
+    return scalar is not None and type(value) is scalar and (choices is None or value in choices)  # pylint: disable=unidiomatic-typecheck
 
 
 _EXACT_TYPES: t.Dict[str, type] = {"str": str, "int": int, "bool": bool}
@@ -320,7 +319,7 @@ class Scope:
             return False
         if "ports" in entry and service.port not in entry["ports"]:
             return False
-        if "addresses" in entry:
+        if "addresses" in entry and service.address is not None:
             address = ipaddress.ip_address(service.address)
             return any(address.version == network.version and address in network for network in entry["addresses"])
         return True

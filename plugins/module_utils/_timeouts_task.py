@@ -13,8 +13,8 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import fail_on_errors, ipvs_session, require_pyroute2
 
 NAMES = ("tcp", "tcpfin", "udp")

@@ -287,12 +287,12 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._check_mode import assume
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import (
     ARGUMENT_SPEC,
     MUTUALLY_EXCLUSIVE,
     BackendError,
-    OptionError,
     request_from_params,
     run,
 )

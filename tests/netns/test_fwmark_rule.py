@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _fwmark_nft
-from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.modules.fwmark_rule import execute
 from tests.conftest import _collection_root
 

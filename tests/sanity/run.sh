@@ -4,7 +4,7 @@
 # every test on the pinned ansible-core (.venv), then compile, import and validate-modules on each other
 # ansible-core that meta/runtime.yml's requires_ansible admits (.venv-sanity/X.Y, from
 # tests/sanity/requirements-ansible-core-X.Y.txt, made by `make sanity`), then the release checks
-# (tests/sanity/release.sh) and ansible-lint. Arguments go to the pinned ansible-test run, and then only it runs.
+# (tests/sanity/release.sh), ansible-lint and mypy (tests/sanity/mypy.ini). Arguments go to the pinned ansible-test run, and then only it runs.
 set -euo pipefail
 # ansible-test only warns, and skips the test, when shellcheck is missing: a skipped test is not a pass.
 command -v shellcheck >/dev/null || { echo "sanity: shellcheck is missing (make setup installs it)" >&2; exit 1; }
@@ -75,3 +75,7 @@ took "the release checks"
 # copy installed elsewhere.
 ANSIBLE_COLLECTIONS_PATH=$work ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false "$venv/bin/ansible-lint" --offline --nocolor roles playbooks molecule
 took "ansible-lint"
+
+# Then mypy on plugins/, on the same copy (the imports are ansible_collections.lvs.ipvs...): the type hints are checked.
+(cd "$work" && "$venv/bin/mypy" --config-file "$dest/tests/sanity/mypy.ini" --cache-dir "$work/.mypy_cache" -p ansible_collections.lvs.ipvs.plugins)
+took "mypy"

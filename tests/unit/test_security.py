@@ -34,7 +34,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _lock
-from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import OptionError, request_from_params
+from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import request_from_params
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark_iptables import IptablesBackend, parse_line
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._ipvsadm_parser import parse, parse_with_lines
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import OptionError, RealServer, Service
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render_service_table
 from ansible_collections.lvs.ipvs.plugins.module_utils._table_task import declare, declared_table
 

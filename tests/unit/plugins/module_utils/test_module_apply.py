@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _module
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, real_server_sort_key, real_server_to_kernel, service_to_kernel
-from ansible_collections.lvs.ipvs.plugins.module_utils._module import TaskError, apply, operation_request
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import TaskError
+from ansible_collections.lvs.ipvs.plugins.module_utils._module import apply, operation_request
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, make_table, plan_table, table_after
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render
 

@@ -18,7 +18,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
 from ansible_collections.lvs.ipvs.plugins.module_utils import _sync_daemon_task as task
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.modules import ipvs_sync_daemon
 
 BACKUP = {"role": "backup", "state": "started", "interface": "ha0", "sync_id": 0, "group": "224.0.0.81", "port": 8848, "ttl": 1}

@@ -19,6 +19,7 @@ import subprocess
 import sys
 
 from ansible.module_utils.testing import patch_module_args
+from tests.conftest import COLLECTION_ROOT
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -57,7 +58,7 @@ def playbook(path: str, *extra: str, check: bool = False, collections: str | Non
     tests.integration.pythons.collections_root() for one of this checkout alone)."""
     bindir = os.path.dirname(sys.executable)
     if collections is None:
-        collections = os.path.join(os.environ.get("LVS_IPVS_CACHE", os.path.expanduser("~/.cache/lvs-ipvs")), "collections")
+        collections = COLLECTION_ROOT
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_NOCOLOR="1", ANSIBLE_HOST_KEY_CHECKING="False",
                ANSIBLE_LOCAL_TEMP="/tmp/ansible-local", ANSIBLE_REMOTE_TEMP="/tmp/ansible-remote")
     argv = [os.path.join(bindir, "ansible-playbook"), "-c", "local", "-i", "localhost,", "-e", f"ansible_python_interpreter={sys.executable}",

@@ -30,6 +30,7 @@ import pytest
 from tests.integration.modules import REPO, run_module
 from tests.lab.ha_topology import HaTopology
 from tests.lab.topology import Session, ask
+from tests.conftest import COLLECTION_ROOT
 
 MARK = 8
 SYNC_ID = 8
@@ -49,7 +50,7 @@ def run_process_in_ns(ns: str, module: str, args: dict) -> dict:
     args_file = f"/tmp/lvs-ipvs-ha-{ns}-{module}.json"
     with open(args_file, "w", encoding="utf-8") as handle:
         json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
-    collections = os.path.join(os.environ.get("LVS_IPVS_CACHE", os.path.expanduser("~/.cache/lvs-ipvs")), "collections")
+    collections = COLLECTION_ROOT
     proc = subprocess.run(["ip", "netns", "exec", ns, sys.executable, path, args_file], capture_output=True, text=True, check=False,
                           env=dict(os.environ, PYTHONPATH=collections), cwd="/tmp")
     result = json.loads(proc.stdout.strip().splitlines()[-1])

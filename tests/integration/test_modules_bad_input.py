@@ -18,6 +18,7 @@ import pytest
 
 from tests.integration.conftest import ipvsadm, saved_table
 from tests.integration.modules import REPO, run_module
+from tests.conftest import COLLECTION_ROOT
 
 VIP = "198.51.100.1"
 SVC = {"protocol": "tcp", "address": VIP, "port": 80}
@@ -107,7 +108,7 @@ def _run_module_process(name: str, args: dict, without_net_admin: bool = False) 
     with open(args_file, "w", encoding="utf-8") as handle:
         json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
     os.chmod(args_file, 0o644)
-    collections = os.path.join(os.environ.get("LVS_IPVS_CACHE", os.path.expanduser("~/.cache/lvs-ipvs")), "collections")
+    collections = COLLECTION_ROOT
     argv = [sys.executable, path, args_file]
     if without_net_admin:
         # Still root, but without CAP_NET_ADMIN: what a user without the privilege has.

@@ -18,6 +18,7 @@ from tests.integration.modules import REPO, run_module
 from tests.lab.topology import VIP, Session, ask
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._lock import lock_path, table_lock
+from tests.conftest import COLLECTION_ROOT
 
 
 # s. A template whose timer fires while it still controls a connection is re-armed for a fixed 60 s (ip_vs_conn_expire):
@@ -90,7 +91,7 @@ def _start_module(name: str, args: dict, tag: str) -> subprocess.Popen:
     args_file = f"/tmp/lvs-ipvs-lock-{tag}.json"
     with open(args_file, "w", encoding="utf-8") as handle:
         json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
-    collections = os.path.join(os.environ.get("LVS_IPVS_CACHE", os.path.expanduser("~/.cache/lvs-ipvs")), "collections")
+    collections = COLLECTION_ROOT
     return subprocess.Popen([sys.executable, os.path.join(REPO, "plugins", "modules", f"{name}.py"), args_file], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd="/tmp", env=dict(os.environ, PYTHONPATH=collections))
 

@@ -19,6 +19,7 @@ import pytest
 
 from tests.integration.modules import REPO
 from tests.lab.topology import VIP, ask
+from tests.conftest import COLLECTION_ROOT
 
 MARK = 8
 
@@ -28,7 +29,7 @@ def run_in_director(topo, module: str, args: dict) -> dict:
     args_file = "/tmp/lvs-ipvs-pnmpp-args.json"
     with open(args_file, "w", encoding="utf-8") as handle:
         json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
-    collections = os.path.join(os.environ.get("LVS_IPVS_CACHE", os.path.expanduser("~/.cache/lvs-ipvs")), "collections")
+    collections = COLLECTION_ROOT
     proc = subprocess.run(["ip", "netns", "exec", topo.director_ns, sys.executable, path, args_file], capture_output=True, text=True,
                           check=False, env=dict(os.environ, PYTHONPATH=collections), cwd="/tmp")
     result = json.loads(proc.stdout.strip().splitlines()[-1])

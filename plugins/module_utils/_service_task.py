@@ -14,8 +14,10 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvs.ipvs.plugins.module_utils import _check_mode
+from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit_table, read_table, real_server_result, run, service_result
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
-from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
+from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import Kernel, session as ipvs_session
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     RealServer,
     Service,
@@ -24,16 +26,6 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     render_address_port,
     service_from_params,
     service_to_kernel,
-)
-from ansible_collections.lvs.ipvs.plugins.module_utils._module import (
-    assume_in_check_mode,
-    fail_on_errors,
-    ipvs_session,
-    plan_and_apply,
-    read_table,
-    real_server_result,
-    require_pyroute2,
-    service_result,
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import make_table, plan_real_server, plan_service
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import service_switch
@@ -48,27 +40,30 @@ def _service_key_only(params: t.Mapping[str, t.Any]) -> Service:
 
 
 def run_service(module: AnsibleModule) -> None:
-    def action() -> t.Dict[str, t.Any]:
-        params = module.params
+    params = module.params
+
+    def prepare() -> t.Callable[[Kernel], Result]:
         present = params["state"] == "present"
         want = service_from_params(params) if present else _service_key_only(params)
         want_servers: t.Optional[t.List[RealServer]] = None
         absent_servers: t.List[RealServer] = []
         if present and params["real_servers"] is not None:
             want_servers, absent_servers = real_servers_from_params(params["real_servers"], want)
-        require_pyroute2(module)
-        with table_lock(params["netns"]), ipvs_session(params["netns"], module) as ipvs:
-            have = read_table(ipvs, keys={want.key})
+
+        def work(kernel: Kernel) -> Result:
+            have = read_table(kernel, lambda service: service.key == want.key, [(want, want_servers)])
             have_service, have_servers = have.get(want.key, (None, []))
             operations = plan_service(want if present else None, have_service, want_servers, have_servers,
                                       absent_servers=absent_servers, purge_real_servers=params["purge_real_servers"])
-            result, after = plan_and_apply(module, ipvs, have, operations, keys={want.key})
-        after_service, after_servers = after.get(want.key, (None, []))
-        result["service"] = service_result(after_service)
-        result["real_servers"] = [real_server_result(r) for r in after_servers]
-        return result
+            result, after = commit_table(module, kernel, have, operations, keys={want.key})
+            after_service, after_servers = after.get(want.key, (None, []))
+            result["service"] = service_result(after_service)
+            result["real_servers"] = [real_server_result(r) for r in after_servers]
+            return result
 
-    fail_on_errors(module, action)
+        return work
+
+    run(module, prepare)
 
 
 def wait_until_drained(netns: t.Optional[str], service: Service, real_server: RealServer, timeout: float, interval: float) -> t.Dict[str, t.Any]:
@@ -98,8 +93,10 @@ def wait_until_drained(netns: t.Optional[str], service: Service, real_server: Re
 
 
 def run_real_server(module: AnsibleModule) -> None:
-    def action() -> t.Dict[str, t.Any]:
-        params = module.params
+    params = module.params
+    drain: t.Dict[str, t.Any] = {}
+
+    def prepare() -> t.Callable[[Kernel], Result]:
         service = _service_key_only(params)
         wanted = real_server_from_params(params, service)
         if params["wait_drained"] and params["state"] != "drained":
@@ -107,10 +104,10 @@ def run_real_server(module: AnsibleModule) -> None:
         if params["drain_timeout"] < 0 or not 0.1 <= params["drain_poll_interval"] <= 3600:
             option = "drain_timeout" if params["drain_timeout"] < 0 else "drain_poll_interval"
             raise OptionError(option, f"{params[option]} is out of range; accepted: drain_timeout 0 or more seconds, drain_poll_interval 0.1 to 3600")
-        require_pyroute2(module)
-        assumed: t.Set[t.Tuple[t.Any, ...]] = set()
-        with table_lock(params["netns"]), ipvs_session(params["netns"], module) as ipvs:
-            have = read_table(ipvs, keys={service.key})
+
+        def work(kernel: Kernel) -> Result:
+            assumed: t.Set[t.Tuple[t.Any, ...]] = set()
+            have = read_table(kernel, lambda found: found.key == service.key)
             if service.key not in have:
                 missing = f"the virtual service {service_switch(service)} does not exist"
                 if params["state"] == "absent":
@@ -120,16 +117,24 @@ def run_real_server(module: AnsibleModule) -> None:
                     raise TaskError(f"{missing}: create it first with lvs.ipvs.ipvs_service (an earlier task of the play)")
                 # Check mode: the task that creates the service was only checked. The real server's commands name the
                 # service by its key alone, which is all this task knows of it.
-                assume_in_check_mode(module, missing)
+                _check_mode.assume(module.warn, missing)
                 have = make_table([(service, [])])
                 assumed.add(service.key)
             have_service, have_servers = have[service.key]
             current = next((r for r in have_servers if r.key == wanted.key), None)
             operations = plan_real_server(have_service, None if params["state"] == "absent" else wanted, current)
-            result, after = plan_and_apply(module, ipvs, have, operations, keys={service.key}, assumed=assumed)
-        result["real_server"] = real_server_result(next((r for r in after[service.key][1] if r.key == wanted.key), None))
-        if params["wait_drained"] and not module.check_mode:
-            result["drain"] = wait_until_drained(params["netns"], have_service, wanted, params["drain_timeout"], params["drain_poll_interval"])
+            result, after = commit_table(module, kernel, have, operations, keys={service.key}, assumed=assumed)
+            result["real_server"] = real_server_result(next((r for r in after[service.key][1] if r.key == wanted.key), None))
+            drain.update(service=have_service, real_server=wanted)
+            return result
+
+        return work
+
+    def finish(result: Result) -> Result:
+        # Outside the table lock: a drain can take minutes.
+        if params["wait_drained"] and not module.check_mode and drain:
+            result["drain"] = wait_until_drained(params["netns"], drain["service"], drain["real_server"], params["drain_timeout"],
+                                                 params["drain_poll_interval"])
         return result
 
-    fail_on_errors(module, action)
+    run(module, prepare, finish=finish)

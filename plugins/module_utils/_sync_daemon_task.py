@@ -5,27 +5,27 @@
 # This module is private to this collection: do not use it from elsewhere.
 # Its API can change at any time.
 
-"""ipvs_sync_daemon: the connection synchronisation daemon of one role (ipvsadm --start-daemon / --stop-daemon).
+"""ipvs_sync_daemon: the connection synchronisation daemon of one role (ipvsadm --start-daemon / --stop-daemon), through the engine.
 
-A running daemon cannot be changed: a different configuration means stop, then start. The kernel
-fills in what a start request leaves out (group 224.0.0.81, port 8848, ttl 1, a maximum message
-length from the interface's MTU) and reports the result, so an option the task leaves unset is
-compared with the kernel's default, except max_length, whose default depends on the interface.
+The daemon and its operations are _sync_daemon's. Here: the options, validated into the wanted
+daemon. The kernel fills in what a start request leaves out (group 224.0.0.81, port 8848, ttl 1, a
+maximum message length from the interface's MTU) and reports the result, so an option the task
+leaves unset is compared with the kernel's default, except max_length, whose default depends on the
+interface.
 """
 
 from __future__ import annotations
 
-import errno
 import ipaddress
-import socket
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
-from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
-from ansible_collections.lvs.ipvs.plugins.module_utils._module import assume_in_check_mode, fail_on_errors, ipvs_session, require_pyroute2
+from ansible_collections.lvs.ipvs.plugins.module_utils import _check_mode
+from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit, lines, run, undo_each
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import Kernel, interface_exists
+from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon import DaemonOperation, SyncDaemon, plan_daemon
 
 ROLES = ("master", "backup")
 STATES = ("started", "stopped")
@@ -37,17 +37,6 @@ IFNAME_MAX = 15  # IFNAMSIZ - 1
 # The kernel clamps max_length to [1 (master) or 1024 (backup), 65535 - IP and UDP headers]; within it, it keeps the value.
 MIN_LENGTH = {"master": 1, "backup": 1024}
 HEADERS = {4: 20 + 8, 6: 40 + 8}
-
-# Option name -> the codec's daemon dict key.
-KERNEL_KEYS = {
-    "interface": "mcast_ifn",
-    "sync_id": "sync_id",
-    "max_length": "sync_maxlen",
-    "group": "mcast_group",
-    "port": "mcast_port",
-    "ttl": "mcast_ttl",
-}
-OPTIONS = ("role", "interface", "sync_id", "max_length", "group", "port", "ttl")
 
 
 def sync_daemon_spec() -> t.Dict[str, t.Any]:
@@ -117,132 +106,47 @@ def wanted_daemon(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     return wanted
 
 
-def daemon_options(kernel: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
-    """A running daemon (the codec's dict) in option names. A kernel before 4.3 reports no group,
-    port, ttl or max_length: those are left out (never None, so the result can be fed back)."""
-    result: t.Dict[str, t.Any] = {"role": kernel["state"], "state": "started"}
-    for option, key in KERNEL_KEYS.items():
-        value = kernel.get(key)
-        if value in (None, "") or (option != "sync_id" and value == 0):
-            continue
-        result[option] = str(ipaddress.ip_address(value)) if option == "group" else value
-    return result
-
-
 def stopped(role: str) -> t.Dict[str, t.Any]:
     return {"role": role, "state": "stopped"}
 
 
-def differences(wanted: t.Mapping[str, t.Any], running: t.Mapping[str, t.Any]) -> t.List[str]:
-    """The options of a started `wanted` daemon that the `running` one (option names) does not match.
-    An option the kernel did not report (an old kernel) cannot differ."""
-    return [option for option in OPTIONS[1:] if option in wanted and option in running and wanted[option] != running[option]]
+def plan(wanted: t.Mapping[str, t.Any], running: t.Optional[SyncDaemon]) -> t.List[DaemonOperation]:
+    """The operations that take the daemon of wanted["role"] from `running` (None: not running) to `wanted`."""
+    return plan_daemon(SyncDaemon.from_options(wanted) if wanted["state"] == "started" else None, running)
 
 
-def render_start(daemon: t.Mapping[str, t.Any]) -> str:
-    """`ipvsadm --start-daemon ...` for a daemon in option names."""
-    words = [f"--start-daemon {daemon['role']}", f"--mcast-interface {daemon['interface']}", f"--syncid {daemon.get('sync_id', 0)}"]
-    if daemon.get("max_length") is not None:
-        words.append(f"--sync-maxlen {daemon['max_length']}")
-    for option, flag in (("group", "--mcast-group"), ("port", "--mcast-port"), ("ttl", "--mcast-ttl")):
-        if daemon.get(option) is not None:
-            words.append(f"{flag} {daemon[option]}")
-    return " ".join(words)
-
-
-def render_stop(role: str) -> str:
-    return f"--stop-daemon {role}"
-
-
-def plan(wanted: t.Mapping[str, t.Any], running: t.Optional[t.Mapping[str, t.Any]]) -> t.List[str]:
-    """The commands that take the daemon of wanted["role"] from `running` (None: not running) to `wanted`."""
-    role = wanted["role"]
-    if wanted["state"] == "stopped":
-        return [render_stop(role)] if running is not None else []
-    if running is None:
-        return [render_start(wanted)]
-    if differences(wanted, running):
-        return [render_stop(role), render_start(wanted)]
-    return []
-
-
-def expected_after(wanted: t.Mapping[str, t.Any], running: t.Optional[t.Mapping[str, t.Any]], commands: t.Sequence[str]) -> t.Dict[str, t.Any]:
-    """What the daemon will be after `commands` (for check mode): max_length, when unset, as the kernel has it now."""
-    if wanted["state"] == "stopped":
-        return stopped(wanted["role"])
-    if not commands and running is not None:
-        return dict(running)
-    return dict(wanted)
-
-
-def kernel_request(daemon: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
-    """The codec's NEW_DAEMON dict for a started daemon in option names."""
-    request = {"state": daemon["role"]}
-    for option, key in KERNEL_KEYS.items():
-        if daemon.get(option) is not None:
-            request[key] = daemon[option]
-    return request
-
-
-def explain(exc: _codec.IpvsKernelError, wanted: t.Mapping[str, t.Any], command: str) -> str:
-    if exc.errno == errno.ENODEV:
-        reason = f"interface {wanted.get('interface')!r} does not exist in this network namespace (option interface)"
-    elif exc.errno == errno.EINVAL:
-        reason = ("the kernel rejected the configuration (EINVAL); besides a bad value, the sync protocol cannot run while a service "
-                  "has real servers of the other address family (mixed IPv4 / IPv6)")
-    elif exc.errno == errno.EEXIST:
-        reason = f"a {wanted['role']} sync daemon is already running (started by another run at the same moment?); run the task again"
-    else:
-        reason = str(exc)
-    return f"the kernel refused `ipvsadm {command}`: {reason}"
-
-
-def daemon_diff(daemon: t.Mapping[str, t.Any]) -> str:
-    return render_start(daemon) + "\n" if daemon.get("state") == "started" else ""
-
-
-def interface_exists(netns: t.Optional[str], name: str) -> bool:
-    """Whether network interface `name` exists in `netns` (False when the namespace does not exist either)."""
-    try:
-        with _codec.in_netns(netns):
-            socket.if_nametoindex(name)
-    except (OSError, _codec.IpvsError):
-        return False
-    return True
+def running_daemon(kernel: Kernel, role: str) -> t.Optional[SyncDaemon]:
+    return next((SyncDaemon.from_kernel(d) for d in kernel.daemons() if d["state"] == role), None)
 
 
 def run_sync_daemon(module: AnsibleModule) -> None:
-    def action() -> t.Dict[str, t.Any]:
+    netns = module.params["netns"]
+
+    def prepare() -> t.Callable[[Kernel], Result]:
         wanted = wanted_daemon(module.params)
         role = wanted["role"]
-        require_pyroute2(module)
-        with table_lock(module.params["netns"]), ipvs_session(module.params["netns"], module) as ipvs:
-            running = next((daemon_options(d) for d in ipvs.daemons() if d["state"] == role), None)
-            commands = plan(wanted, running)
-            if module.check_mode and any(command.startswith("--start-daemon") for command in commands) \
-                    and not interface_exists(module.params["netns"], wanted["interface"]):
-                # A real run would be refused (ENODEV) unless an earlier task creates the interface (the HA link).
-                assume_in_check_mode(module, f"interface {wanted['interface']!r} does not exist in this network namespace (option interface)")
-            if commands and not module.check_mode:
-                done: t.List[str] = []
-                for command in commands:
-                    try:
-                        if command.startswith("--stop-daemon"):
-                            ipvs.delete_daemon(role)
-                        else:
-                            ipvs.add_daemon(kernel_request(wanted))
-                    except _codec.IpvsKernelError as exc:
-                        raise TaskError(explain(exc, wanted, command), failed_command=command, errno=exc.errno, applied_commands=done,
-                                        unsent_commands=commands[len(done) + 1:]) from None
-                    done.append(command)
-                now = next((daemon_options(d) for d in ipvs.daemons() if d["state"] == role), None)
-                after = now if now is not None else stopped(role)
-            else:
-                after = expected_after(wanted, running, commands)
-        before = running if running is not None else stopped(role)
-        result: t.Dict[str, t.Any] = {"changed": bool(commands), "before": before, "after": after, "commands": commands}
-        if module._diff:  # pylint: disable=protected-access
-            result["diff"] = {"before": daemon_diff(before), "after": daemon_diff(after)}
-        return result
 
-    fail_on_errors(module, action)
+        def work(kernel: Kernel) -> Result:
+            running = running_daemon(kernel, role)
+            operations = plan(wanted, running)
+            starts = [operation.daemon for operation in operations if operation.action == "start"]
+            if module.check_mode and starts and not interface_exists(netns, t.cast(str, starts[0].interface)):
+                # A real run would be refused (ENODEV) unless an earlier task creates the interface (the HA link).
+                _check_mode.assume(module.warn, f"interface {starts[0].interface!r} does not exist in this network namespace (option interface)")
+            result = commit(module, kernel, operations, undo_each)
+            if operations and not module.check_mode:
+                after = running_daemon(kernel, role)
+            elif wanted["state"] == "stopped":
+                after = None
+            else:
+                # What the daemon will be (check mode): max_length, when unset, as the kernel has it now.
+                after = running if not operations and running is not None else SyncDaemon.from_options(wanted)
+            result["before"] = running.options() if running is not None else stopped(role)
+            result["after"] = after.options() if after is not None else stopped(role)
+            if module._diff:  # pylint: disable=protected-access
+                result["diff"] = {"before": lines(running.render()) if running else "", "after": lines(after.render()) if after else ""}
+            return result
+
+        return work
+
+    run(module, prepare)

@@ -14,50 +14,36 @@ carries `before`, `commands` and `after`.
 Built for tables of thousands of services, where Ansible's per-task process and per-object code
 dominate. Every per-object step is kept to a few microseconds: the entries are checked against the
 argument spec here (fast for the common case, Ansible's own validator for anything unusual), the
-validation of identical real-server entries is done once, the kernel is read with one service
-dump and one raw dest dump per service decoded with struct, and apply() pipelines the changes.
+validation of identical real-server entries is done once, and the engine (_engine) reads the kernel
+with one service dump and one raw dest dump per service and pipelines the changes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import socket
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _wire
 from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import table_service_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit, diff_of, read_table, run, undo_table
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils._ipvsadm_parser import parse_with_lines
-from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
+from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import Kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
-    AF_INET6,
     MAX_FWMARK,
     RealServer,
     Service,
-    real_server_from_kernel,
     real_server_from_params,
     real_server_sort_key,
-    real_server_to_kernel,
     render_address_port,
-    service_from_kernel,
     service_from_params,
     service_sort_key,
-    service_to_kernel,
 )
-from ansible_collections.lvs.ipvs.plugins.module_utils._module import (
-    apply,
-    diff_of,
-    fail_on_errors,
-    ipvs_session,
-    require_pyroute2,
-)
-from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import IPVS_CMD_GET_DEST, IPVS_CMD_GET_SERVICE
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, Table, make_table, plan_table, table_after
-from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render, render_service_table, service_switch
+from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render_service_table, service_switch
 
 CHANGE_STATES = ("merged", "replaced", "overridden", "deleted")
 KEY_OPTIONS = ("protocol", "address", "port", "fwmark", "family")
@@ -325,93 +311,11 @@ class Scope:
         return True
 
 
-# ------------------------------------------------------------------ reading the kernel: one service dump, one raw dest dump per service
-#
-# The codec's readers decode with pyroute2, about 120 microseconds a real server on a fast machine
-# (over a minute for 10,000 in the emulated lab). The replies are read here with the codec's fast
-# path (_wire) instead; the values then go through the model (_model.*_from_kernel) like any kernel dict.
-
-
-class KernelObjects:
-    """Kernel replies -> model objects, each distinct reply turned once (the model's constructors are the slow part).
-
-    seed() enters the objects a task declares under the values the kernel holds for them, exactly the
-    fields apply() would send: a reply with those values IS that object (sending it again would change
-    nothing), so the common case of a table already as declared needs no model construction at all.
-    The real servers of a declared service are entered when the kernel turns out to have that service.
-    """
-
-    def __init__(self) -> None:
-        self.services: t.Dict[t.Tuple[t.Any, ...], Service] = {}
-        self.real_servers: t.Dict[t.Tuple[t.Any, ...], RealServer] = {}
-        self._pools: t.Dict[t.Tuple[t.Any, ...], t.Sequence[RealServer]] = {}
-
-    def seed(self, declared: t.Iterable[Declared]) -> None:
-        for entry in declared:
-            kernel = service_to_kernel(entry.service)
-            self.services.setdefault(tuple(kernel[key] for key in _wire.SERVICE_KEYS), entry.service)
-            if entry.servers:
-                self._pools[entry.service.key] = entry.servers
-
-    def _seed_pool(self, service: Service) -> None:
-        for real_server in self._pools.pop(service.key, ()):
-            dest = real_server_to_kernel(real_server, service)
-            raw_address = _wire.packed_address(dest["af"], dest["addr"])
-            self.real_servers.setdefault((dest["af"], raw_address, tuple(dest[key] for key in _wire.DEST_KEYS)), real_server)
-
-    def service(self, data: bytes) -> Service:
-        values = _wire.service_values(data)
-        service = self.services.get(values)
-        if service is None:
-            service = self.services[values] = service_from_kernel(dict(zip(_wire.SERVICE_KEYS, values)))
-        return service
-
-    def real_server(self, data: bytes, service: Service, service_af: int) -> RealServer:
-        if self._pools:
-            self._seed_pool(service)
-        values = _wire.dest_values(data, service_af)
-        real_server = self.real_servers.get(values)
-        if real_server is None:
-            af, raw_address, fields = values
-            entry = dict(zip(_wire.DEST_KEYS, fields), af=af, addr=_wire.address_text(af, raw_address))
-            real_server = self.real_servers[values] = real_server_from_kernel(entry, service)
-        return real_server
-
-
-def _dump(ipvs: _codec.IpvsNetlink, cmd: int, payload: bytes, what: str) -> t.List[_codec.RawMessage]:
-    """The raw replies of one dump request (every part, up to NLMSG_DONE)."""
-    return ipvs.dump_raw(_wire.PackedRequest(cmd, payload, what))
-
-
-def read_scope(ipvs: _codec.IpvsNetlink, scope: Scope, declared: t.Sequence[Declared] = ()) -> Table:
-    """The services in scope with their real servers: one service dump, one dest dump per service in scope.
-
-    The real servers are in the kernel's order (the planner and the results sort what they show).
-    """
-    objects = KernelObjects()
-    objects.seed(declared)
-    table: Table = {}
-    for reply in _dump(ipvs, IPVS_CMD_GET_SERVICE, b"", "list services"):
-        service = objects.service(reply.data)
-        if service not in scope:
-            continue
-        af = AF_INET6 if service.family == "ipv6" else socket.AF_INET
-        try:
-            replies = _dump(ipvs, IPVS_CMD_GET_DEST, _wire.service_nest(service_to_kernel(service), full=False),
-                            f"list real servers of {service_switch(service)}")
-        except _codec.IpvsKernelError as exc:
-            if isinstance(exc, _codec.IpvsPermissionError):
-                raise
-            continue  # deleted by someone else since the service dump: it is not there
-        table[service.key] = (service, [objects.real_server(reply.data, service, af) for reply in replies])
-    return table
-
-
 # ------------------------------------------------------------------ results in the option names of the modules
 
 
 def service_item(service: Service, servers: t.Iterable[RealServer], memo: t.Optional[t.Dict[RealServer, t.Dict[str, t.Any]]] = None) -> t.Dict[str, t.Any]:
-    """A config entry for `service` (what _module.service_result gives, plus real_servers); unset options left out."""
+    """A config entry for `service` (what _engine.service_result gives, plus real_servers); unset options left out."""
     item: t.Dict[str, t.Any] = {}
     if service.fwmark is None:
         item["protocol"] = service.protocol
@@ -439,7 +343,7 @@ def service_item(service: Service, servers: t.Iterable[RealServer], memo: t.Opti
 
 
 def real_server_item(real_server: RealServer) -> t.Dict[str, t.Any]:
-    """A real_servers entry (what _module.real_server_result gives); unset options left out."""
+    """A real_servers entry (what _engine.real_server_result gives); unset options left out."""
     item: t.Dict[str, t.Any] = {
         "server": real_server.address,
         "server_port": real_server.port,
@@ -523,8 +427,9 @@ def _reported(table: Table, mode: str, changed_keys: t.Collection[t.Tuple[t.Any,
 
 
 def run_table(module: AnsibleModule) -> None:
-    def action() -> t.Dict[str, t.Any]:
-        params = module.params
+    params = module.params
+
+    def prepare() -> t.Union[Result, t.Callable[[Kernel], Result]]:
         state = params["state"]
         if state == "parsed":
             return {"changed": False, "parsed": table_items(declared_table(_parsed(params["running_config"])))}
@@ -533,22 +438,25 @@ def run_table(module: AnsibleModule) -> None:
         _check_scope(declared, scope)
         if state == "rendered":
             return {"changed": False, "rendered": render_service_table((entry.service, entry.servers or ()) for entry in declared)}
-        require_pyroute2(module)
-        mode = params["before_after"]
-        with table_lock(params["netns"]), ipvs_session(params["netns"], module) as ipvs:
-            have = read_scope(ipvs, scope, declared)
+
+        def work(kernel: Kernel) -> Result:
+            have = read_table(kernel, scope.accepts, [(entry.service, entry.servers) for entry in declared])
             if state == "gathered":
                 return {"changed": False, "gathered": table_items(have)}
-            operations = plan(state, declared, have, scope)
-            changed_keys = {operation.service.key for operation in operations}
-            if operations and not module.check_mode:
-                try:
-                    apply(ipvs, operations, have)
-                except TaskError as exc:
-                    exc.result["before"] = _reported(have, mode, changed_keys)
-                    raise
-        result: t.Dict[str, t.Any] = {"changed": bool(operations), "before": _reported(have, mode, changed_keys),
-                                      "commands": [render(operation) for operation in operations]}
+            return _change(state, declared, have, scope, kernel)
+
+        return work
+
+    def _change(state: str, declared: t.Sequence[Declared], have: Table, scope: Scope, kernel: Kernel) -> Result:
+        mode = params["before_after"]
+        operations = plan(state, declared, have, scope)
+        changed_keys = {operation.service.key for operation in operations}
+        try:
+            result = commit(module, kernel, operations, undo_table(have))
+        except TaskError as exc:
+            exc.result["before"] = _reported(have, mode, changed_keys)
+            raise
+        result["before"] = _reported(have, mode, changed_keys)
         diff = module._diff  # pylint: disable=protected-access
         # table_after() sorts the whole table: only when something shows it.
         after = table_after(have, operations) if operations and (diff or mode != "none") else have
@@ -558,18 +466,17 @@ def run_table(module: AnsibleModule) -> None:
             result["diff"] = diff_of(have, after)
         return result
 
-    def action_with_invocation() -> t.Dict[str, t.Any]:
-        result = action()
-        config = module.params["config"]
+    def echo(result: Result) -> Result:
+        config = params["config"]
         if config is not None and len(config) > ECHO_LIMIT:
             # Ansible echoes every argument back (`invocation`, seen with -vvv): for a big table, walking and encoding
             # that copy of the config costs more than reading and planning the table itself.
             servers = sum(len(entry.get("real_servers") or ()) for entry in config if isinstance(entry, dict))
-            arguments = dict(module.params, config=f"{len(config)} services with {servers} real servers (not echoed: over {ECHO_LIMIT})")
+            arguments = dict(params, config=f"{len(config)} services with {servers} real servers (not echoed: over {ECHO_LIMIT})")
             result["invocation"] = {"module_args": arguments}
         return result
 
-    fail_on_errors(module, action_with_invocation)
+    run(module, prepare, finish=echo)
 
 
 # Above this many services in config, the invocation echo summarises config instead of repeating it.

@@ -5,7 +5,7 @@
 # This module is private to this collection: do not use it from elsewhere.
 # Its API can change at any time.
 
-"""ipvs_timeouts: the global tcp / tcpfin / udp idle timeouts (ipvsadm --set)."""
+"""ipvs_timeouts: the global tcp / tcpfin / udp idle timeouts (ipvsadm --set), through the engine."""
 
 from __future__ import annotations
 
@@ -13,17 +13,14 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit, lines, run, undo_each
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
-from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
-from ansible_collections.lvs.ipvs.plugins.module_utils._module import fail_on_errors, ipvs_session, require_pyroute2
-
-NAMES = ("tcp", "tcpfin", "udp")
-# The kernel refuses more than INT_MAX / HZ seconds; HZ is 250 on Debian, up to 1000 elsewhere.
-MAX_TIMEOUT = 2147483
+from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import Kernel
+from ansible_collections.lvs.ipvs.plugins.module_utils._timeouts import MAX_TIMEOUT, NAMES, Timeouts, plan_timeouts
 
 
-def wanted_timeouts(params: t.Mapping[str, t.Any]) -> t.Dict[str, int]:
-    """The timeouts the task sets, validated; the ones not given are left out."""
+def wanted_timeouts(params: t.Mapping[str, t.Any]) -> Timeouts:
+    """The timeouts the task sets, validated; the ones not given are None."""
     wanted = {}
     for name in NAMES:
         value = params.get(name)
@@ -32,29 +29,26 @@ def wanted_timeouts(params: t.Mapping[str, t.Any]) -> t.Dict[str, int]:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT:
             raise OptionError(name, f"{value!r} is out of range; accepted: 1 to {MAX_TIMEOUT} seconds, or leave it unset to keep the current value")
         wanted[name] = value
-    return wanted
-
-
-def render_set(timeouts: t.Mapping[str, int]) -> str:
-    """`ipvsadm --set tcp tcpfin udp` (0 leaves one unchanged, as in the kernel and ipvsadm)."""
-    return "--set " + " ".join(str(timeouts.get(name, 0)) for name in NAMES)
+    return Timeouts(**wanted)
 
 
 def run_timeouts(module: AnsibleModule) -> None:
-    def action() -> t.Dict[str, t.Any]:
+    def prepare() -> t.Callable[[Kernel], Result]:
         wanted = wanted_timeouts(module.params)
-        require_pyroute2(module)
-        with table_lock(module.params["netns"]), ipvs_session(module.params["netns"], module) as ipvs:
-            before = ipvs.timeouts()
-            changes = {name: value for name, value in wanted.items() if before[name] != value}
-            if changes and not module.check_mode:
-                ipvs.set_timeouts(changes.get("tcp", 0), changes.get("tcpfin", 0), changes.get("udp", 0))
-            after = ipvs.timeouts() if changes and not module.check_mode else dict(before, **changes)
-        result: t.Dict[str, t.Any] = {"changed": bool(changes), "before": before, "after": after,
-                                      "commands": [render_set(changes)] if changes else []}
-        if module._diff:  # pylint: disable=protected-access
-            result["diff"] = {"before": f"--set {before['tcp']} {before['tcpfin']} {before['udp']}\n",
-                              "after": f"--set {after['tcp']} {after['tcpfin']} {after['udp']}\n"}
-        return result
 
-    fail_on_errors(module, action)
+        def work(kernel: Kernel) -> Result:
+            before = Timeouts.from_kernel(kernel.timeouts())
+            operations = plan_timeouts(wanted, before)
+            result = commit(module, kernel, operations, undo_each)
+            if operations and not module.check_mode:
+                after = Timeouts.from_kernel(kernel.timeouts())
+            else:
+                after = operations[0].after() if operations else before
+            result.update(before=before.to_kernel(), after=after.to_kernel())
+            if module._diff:  # pylint: disable=protected-access
+                result["diff"] = {"before": lines(before.render()), "after": lines(after.render())}
+            return result
+
+        return work
+
+    run(module, prepare)

@@ -33,7 +33,7 @@ from ansible.module_utils.testing import patch_module_args
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _argspec, _fwmark, _service_task, _table_task, _timeouts_task
+from ansible_collections.lvs.ipvs.plugins.module_utils import _argspec, _engine, _fwmark, _kernel, _service_task
 
 # Every address a strategy makes is in these documentation ranges (RFC 5737, RFC 3849).
 DOC_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
@@ -299,9 +299,9 @@ def _nothing(*_args: t.Any, **_kwargs: t.Any) -> None:
 def no_kernel() -> t.Iterator[None]:
     fwmark_rule = importlib.import_module("ansible_collections.lvs.ipvs.plugins.modules.fwmark_rule")
     with contextlib.ExitStack() as stack:
-        for owner in (_service_task, _table_task, _timeouts_task):
-            stack.enter_context(mock.patch.object(owner, "table_lock", _stop))
-            stack.enter_context(mock.patch.object(owner, "require_pyroute2", _nothing))
+        # Every IPVS module reaches the kernel through the engine: the lock first.
+        stack.enter_context(mock.patch.object(_engine, "table_lock", _stop))
+        stack.enter_context(mock.patch.object(_kernel, "require_pyroute2", _nothing))
         stack.enter_context(mock.patch.object(fwmark_rule, "select_backend", _stop))
         yield
 

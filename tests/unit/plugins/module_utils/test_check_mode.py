@@ -4,8 +4,8 @@
 """Check mode where an earlier task would create what this one needs: predict with a warning; a real run still fails.
 
 The kernel side (a check run of a whole play on an empty table, then the real run) is
-tests/integration/test_check_mode_play.py; here the modules' main() runs with the netlink client
-replaced, to cover each missing thing and each module.
+tests/integration/test_check_mode_play.py; here the modules' main() runs against the fake kernel
+(fake_kernel.py), to cover each missing thing and each module.
 """
 
 from __future__ import annotations
@@ -17,57 +17,30 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _lock, _module
+from tests.unit.plugins.module_utils.fake_kernel import FakeKernel
+
+from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _engine, _lock
 from ansible_collections.lvs.ipvs.plugins.modules import fwmark_rule, ipvs_info, ipvs_real_server, ipvs_service, ipvs_sync_daemon, ipvs_table, ipvs_timeouts
 
 RS = {"protocol": "tcp", "address": "198.51.100.1", "port": 80, "server": "192.0.2.11", "weight": 2}
 ASSUMES = "in check mode this assumes an earlier task creates it"
 
 
-class EmptyKernel:
+def sent(change):
+    raise AssertionError("a change was sent")
+
+
+def empty_kernel():
     """An IPVS table with nothing in it; any change is a test failure."""
-
-    batch_size = 64
-
-    def __init__(self, *args, **kwargs):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        pass
-
-    def services(self, stats=True):
-        return []
-
-    def dests(self, service, stats=True):
-        return []
-
-    def daemons(self):
-        return []
-
-    def send_batch(self, requests):
-        raise AssertionError("a change was sent")
+    return FakeKernel(refuse=sent)
 
 
-def missing_namespace(netns=None, **kwargs):
-    raise _codec.IpvsNamespaceMissing(f"network namespace {netns!r} does not exist (no /var/run/netns/{netns}); create it first")
+def missing_namespace(netns=None):
+    return _codec.IpvsNamespaceMissing(f"network namespace {netns!r} does not exist (no /var/run/netns/{netns}); create it first")
 
 
-def unavailable(netns=None, **kwargs):
-    raise _codec.IpvsUnavailable("ip_vs is not available on this host: load it with `modprobe ip_vs`")
-
-
-@pytest.fixture(autouse=True)
-def no_lock(monkeypatch):
-    @contextlib.contextmanager
-    def lock(netns, wait=0):
-        yield 0.0
-
-    for owner in ("_service_task", "_table_task", "_timeouts_task", "_sync_daemon_task"):
-        monkeypatch.setattr(f"ansible_collections.lvs.ipvs.plugins.module_utils.{owner}.table_lock", lock)
-    assert _lock  # the real lock is tested elsewhere
+def unavailable(netns=None):
+    return _codec.IpvsUnavailable("ip_vs is not available on this host: load it with `modprobe ip_vs`")
 
 
 def run(module, args, check):
@@ -87,8 +60,8 @@ def warnings(result):
 
 @pytest.mark.parametrize("state, command", [("present", "-a -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 2"),
                                             ("drained", "-a -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 0")])
-def test_a_real_server_of_a_service_an_earlier_task_creates(monkeypatch, state, command):
-    monkeypatch.setattr(_codec, "IpvsNetlink", EmptyKernel)
+def test_a_real_server_of_a_service_an_earlier_task_creates(kernel, state, command):
+    kernel.install(empty_kernel())
     result = run(ipvs_real_server, dict(RS, state=state), check=True)
     assert not result.get("failed"), result
     assert result["changed"] is True and result["commands"] == [command]
@@ -100,8 +73,8 @@ def test_a_real_server_of_a_service_an_earlier_task_creates(monkeypatch, state, 
 
 
 @pytest.mark.parametrize("check", [True, False])
-def test_removing_a_real_server_of_a_missing_service_is_no_change(monkeypatch, check):
-    monkeypatch.setattr(_codec, "IpvsNetlink", EmptyKernel)
+def test_removing_a_real_server_of_a_missing_service_is_no_change(kernel, check):
+    kernel.install(empty_kernel())
     result = run(ipvs_real_server, dict(RS, state="absent"), check=check)
     assert not result.get("failed") and result["changed"] is False and result["commands"] == [], result
     assert "does not exist, so neither does its real server 192.0.2.11:80" in warnings(result)[0]
@@ -121,8 +94,8 @@ CHANGING = [
 @pytest.mark.parametrize("opener, missing", [(missing_namespace, "network namespace 'lvsnew' does not exist"),
                                              (unavailable, "ip_vs is not available on this host")])
 @pytest.mark.parametrize("module, args, commands", CHANGING, ids=lambda value: getattr(value, "__name__", "").rsplit(".", 1)[-1] or None)
-def test_a_namespace_or_ip_vs_an_earlier_task_makes(monkeypatch, opener, missing, module, args, commands):
-    monkeypatch.setattr(_codec, "IpvsNetlink", opener)
+def test_a_namespace_or_ip_vs_an_earlier_task_makes(kernel, opener, missing, module, args, commands):
+    kernel.install(FakeKernel(fail_on_open=opener))
     result = run(module, dict(args, netns="lvsnew"), check=True)
     assert not result.get("failed"), result
     assert result["changed"] is True, result
@@ -136,8 +109,8 @@ def test_a_namespace_or_ip_vs_an_earlier_task_makes(monkeypatch, opener, missing
     assert real["failed"] is True and real["msg"].startswith(missing), real
 
 
-def test_ipvs_info_reads_a_namespace_an_earlier_task_creates_as_new(monkeypatch):
-    monkeypatch.setattr(_codec, "IpvsNetlink", missing_namespace)
+def test_ipvs_info_reads_a_namespace_an_earlier_task_creates_as_new(kernel):
+    kernel.install(FakeKernel(fail_on_open=missing_namespace))
     result = run(ipvs_info, {"netns": "lvsnew", "connections": True}, check=True)
     assert not result.get("failed"), result
     assert (result["services"], result["sync_daemons"], result["connections"], result["templates"]) == ([], [], [], [])
@@ -145,7 +118,9 @@ def test_ipvs_info_reads_a_namespace_an_earlier_task_creates_as_new(monkeypatch)
     assert run(ipvs_info, {"netns": "lvsnew"}, check=False)["failed"] is True
 
 
-def test_a_bad_namespace_name_is_still_an_error_in_check_mode():
+def test_a_bad_namespace_name_is_still_an_error_in_check_mode(monkeypatch, tmp_path):
+    # The real client, which refuses the name before it opens anything; the lock under the test's directory.
+    monkeypatch.setattr(_lock, "LOCK_DIR", str(tmp_path))
     result = run(ipvs_service, {"protocol": "tcp", "address": "198.51.100.1", "port": 80, "netns": "../etc"}, check=True)
     assert result["failed"] is True and "is not a network namespace name" in result["msg"], result
 
@@ -158,8 +133,8 @@ def test_diff_leaves_out_the_line_of_an_assumed_service():
     other = service_from_params({"protocol": "udp", "address": "198.51.100.2", "port": 53, "state": "absent"})
     server = real_server_from_params({"server": "192.0.2.11", "forwarding": "nat", "weight": 1}, service)
     after = make_table([(service, [server]), (other, [])])
-    assert _module.diff_of({}, after, assumed={service.key}) == {"before": "", "after": "-A -u 198.51.100.2:53 -s wlc\n-a -f 8 -r 192.0.2.11:0 -m -w 1\n"}
-    assert _module.diff_of({}, after)["after"] == "-A -u 198.51.100.2:53 -s wlc\n-A -f 8 -s wlc\n-a -f 8 -r 192.0.2.11:0 -m -w 1\n"
+    assert _engine.diff_of({}, after, assumed={service.key}) == {"before": "", "after": "-A -u 198.51.100.2:53 -s wlc\n-a -f 8 -r 192.0.2.11:0 -m -w 1\n"}
+    assert _engine.diff_of({}, after)["after"] == "-A -u 198.51.100.2:53 -s wlc\n-A -f 8 -s wlc\n-a -f 8 -r 192.0.2.11:0 -m -w 1\n"
 
 
 FWMARK = {"name": "shop", "mark": 8, "destination": "198.51.100.1", "ports": [80, 443]}
@@ -180,8 +155,8 @@ def test_fwmark_rule_where_nft_is_not_installed_yet(monkeypatch, backend):
 
 
 @pytest.mark.parametrize("interface, warned", [("lo", False), ("lvsha9", True)])
-def test_a_sync_daemon_on_an_interface_an_earlier_task_creates(monkeypatch, interface, warned):
-    monkeypatch.setattr(_codec, "IpvsNetlink", EmptyKernel)
+def test_a_sync_daemon_on_an_interface_an_earlier_task_creates(kernel, interface, warned):
+    kernel.install(empty_kernel())
     result = run(ipvs_sync_daemon, {"role": "master", "interface": interface, "sync_id": 8}, check=True)
     assert not result.get("failed") and result["commands"][0].startswith(f"--start-daemon master --mcast-interface {interface} --syncid 8"), result
     expected = [f"interface {interface!r} does not exist in this network namespace (option interface); {ASSUMES}"] if warned else []

@@ -2,8 +2,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""ipvs_sync_daemon's logic: validation, reading the kernel's daemon, the plan, and a whole run against a fake kernel
-(check mode, diff, restart, refusals); ipvs_info's daemons in the same option names."""
+"""ipvs_sync_daemon's logic: validation, reading the kernel's daemon, the plan (_sync_daemon's operations), and a whole
+run against the fake kernel (check mode, diff, restart, refusals, rollback); ipvs_info's daemons in the same option names."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
 from ansible_collections.lvs.ipvs.plugins.module_utils import _sync_daemon_task as task
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon import SyncDaemon
 from ansible_collections.lvs.ipvs.plugins.modules import ipvs_sync_daemon
+from tests.unit.plugins.module_utils.fake_kernel import FakeKernel
 
 BACKUP = {"role": "backup", "state": "started", "interface": "ha0", "sync_id": 0, "group": "224.0.0.81", "port": 8848, "ttl": 1}
 KERNEL_BACKUP = {"state": "backup", "mcast_ifn": "ha0", "sync_id": 0, "sync_maxlen": 1472, "mcast_group": "224.0.0.81", "mcast_port": 8848,
@@ -85,15 +87,24 @@ def test_wanted_accepts_the_kernels_whole_range(role, value):
 
 # ---------------------------------------------------------------------------------------------- reading the kernel
 
+def daemon_options(kernel):
+    return SyncDaemon.from_kernel(kernel).options()
+
+
+def plan(wanted, running):
+    """The plan as ipvsadm commands."""
+    return [operation.render() for operation in task.plan(wanted, None if running is None else SyncDaemon.from_options(running))]
+
+
 def test_daemon_options_are_the_modules_option_names():
-    assert task.daemon_options(KERNEL_BACKUP) == dict(BACKUP, max_length=1472)
+    assert daemon_options(KERNEL_BACKUP) == dict(BACKUP, max_length=1472)
 
 
 def test_daemon_options_of_an_old_kernel_leave_out_what_it_does_not_report():
     old = {"state": "master", "mcast_ifn": "eth1", "sync_id": 9, "sync_maxlen": 0, "mcast_group": None, "mcast_port": 0, "mcast_ttl": 0}
-    assert task.daemon_options(old) == {"role": "master", "state": "started", "interface": "eth1", "sync_id": 9}
+    assert daemon_options(old) == {"role": "master", "state": "started", "interface": "eth1", "sync_id": 9}
     # ...and what it does not report cannot differ.
-    assert task.plan(task.wanted_daemon(params(role="master", interface="eth1", sync_id=9, ttl=2)), task.daemon_options(old)) == []
+    assert plan(task.wanted_daemon(params(role="master", interface="eth1", sync_id=9, ttl=2)), daemon_options(old)) == []
 
 
 # ---------------------------------------------------------------------------------------------- the plan
@@ -114,11 +125,11 @@ START = "--start-daemon backup --mcast-interface ha0 --syncid 0 --mcast-group 22
     ({"role": "backup", "state": "stopped"}, None, []),
 ], ids=["start", "same", "max-length", "sync-id", "interface", "group", "port", "ttl", "stop", "already-stopped"])
 def test_plan(wanted, running, commands):
-    assert task.plan(wanted, running) == commands
+    assert plan(wanted, running) == commands
 
 
 def test_kernel_request_is_the_codecs_daemon_dict():
-    request = task.kernel_request(dict(BACKUP, max_length=1472))
+    request = SyncDaemon.from_options(dict(BACKUP, max_length=1472)).to_kernel()
     assert request == KERNEL_BACKUP
     # ...which the codec encodes (the byte layout is test_codec's business).
     assert _codec.add_daemon_request(request).what == "start backup sync daemon"
@@ -126,48 +137,15 @@ def test_kernel_request_is_the_codecs_daemon_dict():
 
 # ---------------------------------------------------------------------------------------------- a whole run
 
-class FakeKernel:
-    """The daemons of one namespace, as the kernel keeps them (with its defaults and clamps)."""
-
-    def __init__(self, daemons=(), refuse=None):
-        self.daemons_ = {d["state"]: dict(d) for d in daemons}
-        self.refuse = refuse
-        self.calls = []
-
-    def daemons(self):
-        return [dict(d) for d in self.daemons_.values()]
-
-    def add_daemon(self, d):
-        self.calls.append(("add", dict(d)))
-        if self.refuse:
-            raise _codec.kernel_error(self.refuse, _codec.add_daemon_request(d))
-        if d["state"] in self.daemons_:
-            raise _codec.kernel_error(errno.EEXIST, _codec.add_daemon_request(d))
-        self.daemons_[d["state"]] = dict({"sync_id": 0, "sync_maxlen": 1472, "mcast_group": "224.0.0.81", "mcast_port": 8848, "mcast_ttl": 1}, **d)
-
-    def delete_daemon(self, state):
-        self.calls.append(("delete", state))
-        if state not in self.daemons_:
-            raise _codec.kernel_error(errno.ESRCH, _codec.delete_daemon_request(state))
-        del self.daemons_[state]
+def refuse_starts(code):
+    """The kernel refuses every daemon start with `code`."""
+    return lambda change: code if change.render().startswith("--start-daemon") else None
 
 
-@pytest.fixture
-def kernel(monkeypatch):
-    holder = {"kernel": FakeKernel()}
-
-    @contextlib.contextmanager
-    def session(netns, module=None):
-        yield holder["kernel"]
-
-    @contextlib.contextmanager
-    def lock(netns):
-        yield
-
-    monkeypatch.setattr(task, "ipvs_session", session)
-    monkeypatch.setattr(task, "table_lock", lock)
-    monkeypatch.setattr(task, "require_pyroute2", lambda module: None)
-    return holder
+def calls(fake):
+    """The daemon changes the kernel got, as the old fake recorded them: ("add", daemon dict) or ("delete", role)."""
+    return [("add", change.daemon.to_kernel()) if change.action == "start" else ("delete", change.daemon.role)
+            for batch in fake.sent for change in batch]
 
 
 def run(args, check=False, diff=True):
@@ -189,36 +167,36 @@ def test_four_steps_start(kernel):
     assert results[1]["after"] == dict(BACKUP, sync_id=10, max_length=1472)
     assert results[1]["diff"] == {"before": "", "after": start.replace("--mcast-group", "--sync-maxlen 1472 --mcast-group") + "\n"}
     assert results[3]["before"] == results[3]["after"] == results[1]["after"]
-    assert kernel["kernel"].calls == [("add", {"state": "backup", "mcast_ifn": "ha0", "sync_id": 10, "mcast_group": "224.0.0.81",
-                                               "mcast_port": 8848, "mcast_ttl": 1})]
+    assert calls(kernel.fake) == [("add", {"state": "backup", "mcast_ifn": "ha0", "sync_id": 10, "mcast_group": "224.0.0.81",
+                                           "mcast_port": 8848, "mcast_ttl": 1})]
 
 
 def test_a_different_configuration_restarts_and_check_mode_changes_nothing(kernel):
-    kernel["kernel"] = FakeKernel([KERNEL_BACKUP])
+    kernel.install(FakeKernel(daemons=[KERNEL_BACKUP]))
     args = {"role": "backup", "interface": "ha0", "sync_id": 10}
     predicted = run(args, check=True)
-    assert kernel["kernel"].calls == []
+    assert calls(kernel.fake) == []
     assert predicted["changed"] and predicted["commands"] == ["--stop-daemon backup", START.replace("--syncid 0", "--syncid 10")]
     real = run(args)
     assert real["commands"] == predicted["commands"]
-    assert [call[0] for call in kernel["kernel"].calls] == ["delete", "add"]
+    assert [call[0] for call in calls(kernel.fake)] == ["delete", "add"]
     assert real["after"]["sync_id"] == 10
 
 
 def test_stop_and_the_other_role_untouched(kernel):
-    kernel["kernel"] = FakeKernel([KERNEL_BACKUP, dict(KERNEL_BACKUP, state="master")])
+    kernel.install(FakeKernel(daemons=[KERNEL_BACKUP, dict(KERNEL_BACKUP, state="master")]))
     result = run({"role": "master", "state": "stopped"})
     assert result["changed"] and result["commands"] == ["--stop-daemon master"]
     assert result["after"] == {"role": "master", "state": "stopped"}
     assert result["diff"]["after"] == ""
-    assert [d["state"] for d in kernel["kernel"].daemons()] == ["backup"]
+    assert [d["state"] for d in kernel.fake.daemons()] == ["backup"]
     assert run({"role": "master", "state": "stopped"})["changed"] is False
 
 
 def test_invalid_input_changes_nothing(kernel):
     result = run({"role": "backup", "interface": "ha0", "group": "192.0.2.1"})
     assert result["failed"] and result["option"] == "group"
-    assert kernel["kernel"].calls == []
+    assert calls(kernel.fake) == []
 
 
 def test_started_without_interface_is_refused_by_ansible(kernel):
@@ -228,7 +206,7 @@ def test_started_without_interface_is_refused_by_ansible(kernel):
 
 @pytest.mark.parametrize("code, words", [(errno.ENODEV, "interface 'ha9' does not exist"), (errno.EINVAL, "mixed IPv4 / IPv6")])
 def test_a_refusal_names_the_command_and_the_reason(kernel, code, words):
-    kernel["kernel"] = FakeKernel(refuse=code)
+    kernel.install(FakeKernel(refuse=refuse_starts(code)))
     result = run({"role": "master", "interface": "ha9"})
     assert result["failed"]
     assert result["msg"].startswith("the kernel refused `ipvsadm --start-daemon master --mcast-interface ha9")
@@ -236,10 +214,16 @@ def test_a_refusal_names_the_command_and_the_reason(kernel, code, words):
     assert result["errno"] == code and result["applied_commands"] == []
 
 
-def test_a_refused_restart_says_the_stop_was_applied(kernel):
-    kernel["kernel"] = FakeKernel([dict(KERNEL_BACKUP, state="master")], refuse=errno.ENODEV)
+def test_a_refused_restart_says_the_stop_was_applied_and_starts_the_old_daemon_again(kernel):
+    running = dict(KERNEL_BACKUP, state="master", sync_id=3)
+    kernel.install(FakeKernel(daemons=[running], refuse=lambda change: errno.ENODEV if change.render().startswith("--start-daemon master "
+                                                                                                                 "--mcast-interface ha9") else None))
     result = run({"role": "master", "interface": "ha9"})
     assert result["failed"] and result["applied_commands"] == ["--stop-daemon master"]
+    old = SyncDaemon.from_kernel(running)
+    assert result["rolled_back_commands"] == [old.render()] and "rollback_refused" not in result
+    assert "have been undone" in result["msg"]
+    assert kernel.fake.daemons() == [running]
 
 
 # ---------------------------------------------------------------------------------------------- documentation
@@ -255,28 +239,8 @@ def test_documentation_matches_the_argument_spec():
         assert documented[name]["type"] == option["type"], name
 
 
-def test_ipvs_info_reports_daemons_in_these_option_names(monkeypatch):
-    from ansible_collections.lvs.ipvs.plugins.module_utils import _info_task  # pylint: disable=import-outside-toplevel
-
-    class Kernel:
-        def info(self):
-            return {"version": "1.2.1", "conn_tab_size": 4096}
-
-        def services(self):
-            return []
-
-        def timeouts(self):
-            return {"tcp": 900, "tcpfin": 120, "udp": 300}
-
-        def daemons(self):
-            return [KERNEL_BACKUP]
-
-    @contextlib.contextmanager
-    def session(netns, module=None):
-        yield Kernel()
-
-    monkeypatch.setattr(_info_task, "ipvs_session", session)
-    monkeypatch.setattr(_info_task, "require_pyroute2", lambda module: None)
+def test_ipvs_info_reports_daemons_in_these_option_names(kernel):
+    kernel.install(FakeKernel(daemons=[KERNEL_BACKUP]))
     from ansible_collections.lvs.ipvs.plugins.modules import ipvs_info  # pylint: disable=import-outside-toplevel
     out = io.StringIO()
     with patch_module_args({"connections": False}), contextlib.redirect_stdout(out):

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """ipvs_table's pure logic: entry checks (Ansible's outcome, faster), declared services, restrict, plans per state,
-reading kernel replies, results; and the module documentation against the argument spec it does not pass to Ansible."""
+reading kernel replies (NetlinkKernel's rows, the engine's KernelObjects), results; and the module documentation against the argument spec it does not pass to Ansible."""
 
 from __future__ import annotations
 
@@ -27,14 +27,15 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     Service,
     real_server_from_kernel,
     service_from_kernel,
+    service_to_kernel,
 )
-from ansible_collections.lvs.ipvs.plugins.module_utils._module import real_server_result, service_result
+from ansible_collections.lvs.ipvs.plugins.module_utils._engine import KernelObjects, real_server_result, service_result
+from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import NetlinkKernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, make_table, plan_table
 from ansible_collections.lvs.ipvs.plugins.module_utils._table_task import (
     ECHO_LIMIT,
     Declared,
     EntryChecker,
-    KernelObjects,
     Scope,
     declare,
     plan,
@@ -316,6 +317,32 @@ def dest_reply(address: str = "192.0.2.11", port: int = 80, fwd: int = 3, weight
     return reply(5, 2, attrs)
 
 
+class Replies:
+    """The codec's client as NetlinkKernel uses it to read: every dump answers `data` (one reply)."""
+
+    batch_size = 64
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def dump_raw(self, request: t.Any) -> t.List[t.Any]:
+        return _codec.split_messages(self.data)
+
+
+def service_row(data: bytes) -> t.Any:
+    """The row NetlinkKernel reads from a GET_SERVICE reply."""
+    ((row, counters),) = NetlinkKernel(t.cast(t.Any, Replies(data)), None).service_rows()
+    assert counters is None
+    return row
+
+
+def dest_row(data: bytes, service: Service) -> t.Any:
+    """The row NetlinkKernel reads from a GET_DEST reply of `service`."""
+    ((row, counters),) = NetlinkKernel(t.cast(t.Any, Replies(data)), None).dest_rows(service_to_kernel(service))
+    assert counters is None
+    return row
+
+
 def codec_service(data: bytes) -> Service:
     (raw,) = _codec.split_messages(data)
     return service_from_kernel(_codec.service_from_message(_codec.decode_message(raw)))
@@ -336,7 +363,7 @@ def codec_dest(data: bytes, service: Service) -> RealServer:
     service_reply(sched="rr", flags=0x3, timeout=60, netmask=b"\xff\x00\xff\x00"),
 ])
 def test_service_replies_read_as_the_codec_reads_them(data):
-    assert KernelObjects().service(data) == codec_service(data)
+    assert KernelObjects().service(service_row(data)) == codec_service(data)
 
 
 @pytest.mark.parametrize("data, service", [
@@ -351,19 +378,18 @@ def test_service_replies_read_as_the_codec_reads_them(data):
     (dest_reply(address="2001:db8:1::11", af=10, fwd=2, port=0), S_FWM8),
 ])
 def test_dest_replies_read_as_the_codec_reads_them(data, service):
-    af = 10 if service.family == "ipv6" else 2
-    assert KernelObjects().real_server(data, service, af) == codec_dest(data, service)
+    assert KernelObjects().real_server(dest_row(data, service), service) == codec_dest(data, service)
 
 
 def test_declared_objects_are_recognised_in_replies_and_other_values_are_not():
     (entry,) = declare([dict(TCP80, scheduler="rr", persistence_timeout=60, real_servers=[{"server": "192.0.2.11", "forwarding": "nat", "weight": 3}])])
     objects = KernelObjects()
-    objects.seed([entry])
-    assert objects.service(service_reply(sched="rr", flags=0x3, timeout=60)) is entry.service
-    assert objects.real_server(dest_reply(fwd=0, weight=3), entry.service, 2) is entry.servers[0]
-    other = objects.real_server(dest_reply(fwd=0, weight=4), entry.service, 2)
+    objects.seed([(entry.service, entry.servers)])
+    assert objects.service(service_row(service_reply(sched="rr", flags=0x3, timeout=60))) is entry.service
+    assert objects.real_server(dest_row(dest_reply(fwd=0, weight=3), entry.service), entry.service) is entry.servers[0]
+    other = objects.real_server(dest_row(dest_reply(fwd=0, weight=4), entry.service), entry.service)
     assert other is not entry.servers[0] and other.weight == 4
-    assert objects.service(service_reply(sched="wlc", flags=0x3, timeout=60)).scheduler == "wlc"
+    assert objects.service(service_row(service_reply(sched="wlc", flags=0x3, timeout=60))).scheduler == "wlc"
 
 
 # ---------------------------------------------------------------------------------------------- results

@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""_module.apply(): the requests it encodes (the codec's bytes exactly) and what it does when the kernel refuses one."""
+"""_engine.apply(): the requests _kernel encodes for it (the codec's bytes exactly) and what it does when the kernel refuses one."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ import errno
 import itertools
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _module
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, real_server_sort_key, real_server_to_kernel, service_to_kernel
+from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
+from ansible_collections.lvs.ipvs.plugins.module_utils._engine import apply, undo_table
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import TaskError
-from ansible_collections.lvs.ipvs.plugins.module_utils._module import apply, operation_request
+from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import operation_request
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, real_server_sort_key, real_server_to_kernel, service_to_kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, make_table, plan_table, table_after
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render
+from tests.unit.plugins.module_utils.fake_kernel import FakeKernel
 
 SERVICES = [
     Service(family="ipv4", protocol="tcp", address="198.51.100.1", port=80, scheduler="rr"),
@@ -78,19 +80,14 @@ def test_cached_nests_give_the_same_bytes():
 # ---------------------------------------------------------------------------------------------- refusals
 
 
-class FakeIpvs:
-    """send_batch() as the codec's: one result per request; the kernel refuses the operations listed in `refuse`."""
+def refusing(plan: list[Operation], refuse: dict[int, int], batch_size: int = 4) -> FakeKernel:
+    """A FakeKernel that refuses the operations of `plan` at the indexes of `refuse` (index -> errno)."""
+    return FakeKernel(refuse={render(plan[index]): code for index, code in refuse.items()}, batch_size=batch_size)
 
-    def __init__(self, operations: list[Operation], refuse: dict[int, int], batch_size: int = 4) -> None:
-        self.batch_size = batch_size
-        self.payloads = {operation_request(operation).encode(1, 1)[16:]: index for index, operation in enumerate(operations)}
-        self.refuse = refuse
-        self.sent: list[list[int]] = []
 
-    def send_batch(self, requests):
-        indexes = [self.payloads[request.encode(1, 1)[16:]] for request in requests]
-        self.sent.append(indexes)
-        return [_codec.kernel_error(self.refuse[index], request) if index in self.refuse else None for index, request in zip(indexes, requests)]
+def sent(kernel: FakeKernel, plan: list[Operation]) -> list[list[int]]:
+    """The batches the kernel got, as indexes into `plan`."""
+    return [[plan.index(operation) for operation in batch] for batch in kernel.sent]
 
 
 def operations(count: int) -> list[Operation]:
@@ -101,17 +98,17 @@ def operations(count: int) -> list[Operation]:
 
 def test_everything_is_sent_in_batches_when_nothing_is_refused():
     plan = operations(10)
-    ipvs = FakeIpvs(plan, {})
+    ipvs = refusing(plan, {})
     apply(ipvs, plan)
-    assert ipvs.sent == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert sent(ipvs, plan) == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
 def test_a_refusal_stops_after_its_batch_and_says_what_was_applied_refused_and_not_sent():
     plan = operations(12)
-    ipvs = FakeIpvs(plan, {5: errno.EEXIST})
+    ipvs = refusing(plan, {5: errno.EEXIST})
     with pytest.raises(TaskError) as caught:
         apply(ipvs, plan)
-    assert ipvs.sent == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert sent(ipvs, plan) == [[0, 1, 2, 3], [4, 5, 6, 7]]
     result = caught.value.result
     assert result["failed_command"] == render(plan[5])
     assert result["errno"] == errno.EEXIST
@@ -128,10 +125,10 @@ def test_a_refusal_stops_after_its_batch_and_says_what_was_applied_refused_and_n
 def test_several_refusals_in_one_batch_are_all_reported_first_one_first():
     plan = operations(6)
     plan[0] = Operation("add_service", dataclasses.replace(SERVICES[0], scheduler="twos"))
-    ipvs = FakeIpvs(plan, {0: errno.ENOENT, 1: errno.ESRCH, 2: errno.ESRCH, 3: errno.ESRCH})
+    ipvs = refusing(plan, {0: errno.ENOENT, 1: errno.ESRCH, 2: errno.ESRCH, 3: errno.ESRCH})
     with pytest.raises(TaskError) as caught:
         apply(ipvs, plan)
-    assert ipvs.sent == [[0, 1, 2, 3]]
+    assert sent(ipvs, plan) == [[0, 1, 2, 3]]
     result = caught.value.result
     assert result["failed_command"] == render(plan[0])
     assert [entry["command"] for entry in result["refused"]] == [render(operation) for operation in plan[:4]]
@@ -143,7 +140,7 @@ def test_several_refusals_in_one_batch_are_all_reported_first_one_first():
 
 def test_a_refusal_in_the_last_batch_leaves_nothing_unsent():
     plan = operations(6)
-    ipvs = FakeIpvs(plan, {5: errno.ERANGE})
+    ipvs = refusing(plan, {5: errno.ERANGE})
     with pytest.raises(TaskError) as caught:
         apply(ipvs, plan)
     assert caught.value.result["unsent_commands"] == []
@@ -151,22 +148,15 @@ def test_a_refusal_in_the_last_batch_leaves_nothing_unsent():
 
 
 def test_an_empty_plan_sends_nothing():
-    ipvs = FakeIpvs([], {})
+    ipvs = refusing([], {})
     apply(ipvs, [])
     assert not ipvs.sent
 
 
 def test_a_lost_conversation_says_which_batch_is_unknown():
     plan = operations(10)
-
-    class Broken(FakeIpvs):
-        def send_batch(self, requests):
-            if self.sent:
-                raise _codec.IpvsError("the kernel did not answer a netlink request in time")
-            return super().send_batch(requests)
-
     with pytest.raises(TaskError) as caught:
-        apply(Broken(plan, {}), plan)
+        apply(FakeKernel(batch_size=4, lose_batch=1), plan)
     result = caught.value.result
     assert result["applied_commands"] == [render(operation) for operation in plan[:4]]
     assert result["unknown_commands"] == [render(operation) for operation in plan[4:8]]
@@ -177,47 +167,7 @@ def test_a_lost_conversation_says_which_batch_is_unknown():
 # ---------------------------------------------------------------------------------------------- rolling back
 
 
-class FakeKernel:
-    """A table that takes Operations (operation_request is patched to pass them through) as the kernel would:
-    EEXIST for an add of something there, ESRCH/ENOENT for an edit or delete of something missing, and a refusal
-    for the rendered commands in `refuse`."""
-
-    def __init__(self, table, refuse=(), batch_size=4):
-        self.table = {key: (service, list(servers)) for key, (service, servers) in table.items()}
-        self.refuse = set(refuse)
-        self.batch_size = batch_size
-
-    def _error(self, operation):
-        key = operation.service.key
-        present = key in self.table
-        if render(operation) in self.refuse:
-            return errno.EINVAL
-        if operation.action == "add_service":
-            return errno.EEXIST if present else None
-        if operation.action.endswith("_service") or not present:
-            return None if present else errno.ESRCH
-        servers = {server.key for server in self.table[key][1]}
-        there = operation.real_server.key in servers
-        if operation.action == "add_real_server":
-            return errno.EEXIST if there else None
-        return None if there else errno.ENOENT
-
-    def send_batch(self, requests):
-        results = []
-        for operation in requests:
-            code = self._error(operation)
-            if code is None:
-                self.table = table_after(self.table, [operation])
-            results.append(None if code is None else _codec.kernel_error(code))
-        return results
-
-
-def _pass_operations_through(monkeypatch):
-    monkeypatch.setattr(_module, "operation_request", lambda operation, nests=None: operation)
-
-
-def test_a_refusal_with_have_undoes_everything_applied_even_after_it_in_its_batch(monkeypatch):
-    _pass_operations_through(monkeypatch)
+def test_a_refusal_with_have_undoes_everything_applied_even_after_it_in_its_batch():
     old = SERVICES[0]
     have = make_table([(old, [RealServer("192.0.2.1", 80), RealServer("192.0.2.2", 80, weight=3)]),
                        (SERVICES[3], [RealServer("192.0.2.9", 9)])])
@@ -225,9 +175,9 @@ def test_a_refusal_with_have_undoes_everything_applied_even_after_it_in_its_batc
                        (SERVICES[1], [RealServer("192.0.2.4", 0)])])
     plan = plan_table(want, have, remove_unlisted_services=True)
     refused = next(operation for operation in plan if operation.action == "add_real_server" and operation.real_server.address == "192.0.2.3")
-    kernel = FakeKernel(have, refuse={render(refused)}, batch_size=3)
+    kernel = FakeKernel(have, refuse={render(refused): errno.EINVAL}, batch_size=3)
     with pytest.raises(TaskError) as caught:
-        apply(kernel, plan, have)
+        apply(kernel, plan, undo_table(have))
     assert kernel.table == have
     result = caught.value.result
     assert result["failed_command"] == render(refused)
@@ -235,11 +185,9 @@ def test_a_refusal_with_have_undoes_everything_applied_even_after_it_in_its_batc
     assert "have been undone: the table is as it was" in str(caught.value)
 
 
-# The patch is the same for every example: the function-scoped fixture is safe to share.
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None)
 @given(st.data())
-def test_rolling_back_any_prefix_of_any_plan_gives_the_table_back(monkeypatch, data):
-    _pass_operations_through(monkeypatch)
+def test_rolling_back_any_prefix_of_any_plan_gives_the_table_back(data):
     addresses = [f"192.0.2.{number}" for number in range(1, 6)]
 
     def tables():
@@ -253,8 +201,8 @@ def test_rolling_back_any_prefix_of_any_plan_gives_the_table_back(monkeypatch, d
     if not plan:
         return
     refused = data.draw(st.sampled_from(plan))
-    kernel = FakeKernel(have, refuse={render(refused)}, batch_size=data.draw(st.integers(1, 5)))
+    kernel = FakeKernel(have, refuse={render(refused): errno.EINVAL}, batch_size=data.draw(st.integers(1, 5)))
     with pytest.raises(TaskError) as caught:
-        apply(kernel, plan, have)
+        apply(kernel, plan, undo_table(have))
     assert "rollback_refused" not in caught.value.result
     assert {key: (service, sorted(servers, key=real_server_sort_key)) for key, (service, servers) in kernel.table.items()} == have

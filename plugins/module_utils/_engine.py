@@ -109,8 +109,8 @@ class KernelObjects:
 
     def real_server(self, row: _kernel.DestRow, service: Service) -> RealServer:
         if self._pools:
-            for real_server in self._pools.pop(service.key, ()):
-                self.real_servers.setdefault(_kernel.dest_row(real_server_to_kernel(real_server, service)), real_server)
+            for wanted in self._pools.pop(service.key, ()):
+                self.real_servers.setdefault(_kernel.dest_row(real_server_to_kernel(wanted, service)), wanted)
         real_server = self.real_servers.get(row)
         if real_server is None:
             real_server = self.real_servers[row] = real_server_from_kernel(_kernel.row_dest(row), service)

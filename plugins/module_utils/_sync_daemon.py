@@ -47,7 +47,7 @@ class SyncDaemon:
 
     @classmethod
     def from_options(cls, options: t.Mapping[str, t.Any]) -> SyncDaemon:
-        return cls(**{option: options.get(option) for option in OPTIONS})
+        return cls(options["role"], **{option: options.get(option) for option in OPTIONS[1:]})
 
     @classmethod
     def from_kernel(cls, kernel: t.Mapping[str, t.Any]) -> SyncDaemon:

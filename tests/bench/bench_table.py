@@ -97,7 +97,7 @@ def time_phases() -> None:
                 PHASES[name] = PHASES.get(name, 0.0) + time.perf_counter() - started
         return wrapper
 
-    for name in ("declare", "read_scope", "plan", "apply", "table_items", "render", "table_after", "diff_of"):
+    for name in ("declare", "read_table", "plan", "commit", "table_items", "table_after", "diff_of"):
         setattr(_table_task, name, timed(name, getattr(_table_task, name)))
     AnsibleModule.__init__ = timed("AnsibleModule()", AnsibleModule.__init__)
     AnsibleModule.exit_json = timed("exit_json", AnsibleModule.exit_json)

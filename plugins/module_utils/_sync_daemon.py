@@ -38,21 +38,25 @@ class SyncDaemon:
     """A started daemon of `role` in the options of ipvs_sync_daemon; None: not given (wanted) or not reported (running)."""
 
     role: str
-    interface: t.Optional[str] = None
+    # Where the sync messages go out (master) or come in (backup).
+    interface: str
+    # The id a master puts in its messages and a backup accepts (0 on a backup: every id).
     sync_id: t.Optional[int] = None
+    # Bytes of sync data per message; unset, the kernel derives it from the interface's MTU.
     max_length: t.Optional[int] = None
+    # The multicast group, UDP port and TTL of the messages.
     group: t.Optional[str] = None
     port: t.Optional[int] = None
     ttl: t.Optional[int] = None
 
     @classmethod
     def from_options(cls, options: t.Mapping[str, t.Any]) -> SyncDaemon:
-        return cls(options["role"], **{option: options.get(option) for option in OPTIONS[1:]})
+        return cls(options["role"], options["interface"], **{option: options.get(option) for option in OPTIONS[2:]})
 
     @classmethod
     def from_kernel(cls, kernel: t.Mapping[str, t.Any]) -> SyncDaemon:
         """A running daemon (the codec's dict); what an old kernel does not report (0 or empty) stays None."""
-        values: t.Dict[str, t.Any] = {}
+        values: t.Dict[str, t.Any] = {"interface": kernel.get("mcast_ifn") or ""}
         for option, key in KERNEL_KEYS.items():
             value = kernel.get(key)
             if value in (None, "") or (option != "sync_id" and value == 0):

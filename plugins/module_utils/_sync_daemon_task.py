@@ -130,7 +130,7 @@ def run_sync_daemon(module: AnsibleModule) -> None:
             running = running_daemon(kernel, role)
             operations = plan(wanted, running)
             starts = [operation.daemon for operation in operations if operation.action == "start"]
-            if module.check_mode and starts and not interface_exists(netns, t.cast(str, starts[0].interface)):
+            if module.check_mode and starts and not interface_exists(netns, starts[0].interface):
                 # A real run would be refused (ENODEV) unless an earlier task creates the interface (the HA link).
                 _check_mode.assume(module.warn, f"interface {starts[0].interface!r} does not exist in this network namespace (option interface)")
             result = commit(module, kernel, operations, undo_each)

@@ -18,6 +18,9 @@ class Installed:
     def __init__(self) -> None:
         self.fake = FakeKernel()
 
+    def connect(self, netns):
+        return self.fake.connect(netns)
+
     def install(self, fake: FakeKernel) -> FakeKernel:
         self.fake = fake
         return fake
@@ -29,5 +32,5 @@ def kernel(monkeypatch, tmp_path):
     under the test's own directory."""
     monkeypatch.setattr(_lock, "LOCK_DIR", str(tmp_path / "lock"))
     installed = Installed()
-    monkeypatch.setattr(_kernel, "connect", lambda netns: installed.fake.connect(netns))
+    monkeypatch.setattr(_kernel, "connect", installed.connect)
     return installed

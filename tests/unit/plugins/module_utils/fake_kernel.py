@@ -83,9 +83,13 @@ class FakeKernel:
     def dests(self, service, stats=True):
         key, found, servers = self._entry(service)
         pool_counters = self.counters.get(key, (None, {}))[1]
-        return [dict(real_server_to_kernel(server, found), **{name: value for name, value in pool_counters.get(server.key, {}).items()
-                                                               if stats or name != "stats"})
-                for server in servers]
+        entries = []
+        for server in servers:
+            entry = dict(real_server_to_kernel(server, found), **pool_counters.get(server.key, {}))
+            if not stats:
+                entry.pop("stats", None)
+            entries.append(entry)
+        return entries
 
     def timeouts(self):
         return dict(self.timeouts_)

@@ -19,7 +19,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._engine import apply, und
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import operation_request
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, real_server_sort_key, real_server_to_kernel, service_to_kernel
-from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, make_table, plan_table, table_after
+from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, make_table, plan_table
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render
 from tests.unit.plugins.module_utils.fake_kernel import FakeKernel
 

@@ -216,8 +216,8 @@ def test_a_refusal_names_the_command_and_the_reason(kernel, code, words):
 
 def test_a_refused_restart_says_the_stop_was_applied_and_starts_the_old_daemon_again(kernel):
     running = dict(KERNEL_BACKUP, state="master", sync_id=3)
-    kernel.install(FakeKernel(daemons=[running], refuse=lambda change: errno.ENODEV if change.render().startswith("--start-daemon master "
-                                                                                                                 "--mcast-interface ha9") else None))
+    new_start = "--start-daemon master --mcast-interface ha9"
+    kernel.install(FakeKernel(daemons=[running], refuse=lambda change: errno.ENODEV if change.render().startswith(new_start) else None))
     result = run({"role": "master", "interface": "ha9"})
     assert result["failed"] and result["applied_commands"] == ["--stop-daemon master"]
     old = SyncDaemon.from_kernel(running)

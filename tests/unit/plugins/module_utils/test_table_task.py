@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """ipvs_table's pure logic: entry checks (Ansible's outcome, faster), declared services, restrict, plans per state,
-reading kernel replies (NetlinkKernel's rows, the engine's KernelObjects), results; and the module documentation against the argument spec it does not pass to Ansible."""
+reading kernel replies (NetlinkKernel's rows, the engine's KernelObjects), results; and the module documentation against
+the argument spec it does not pass to Ansible."""
 
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ from tests.unit.plugins.module_utils.fake_kernel import FakeKernel
 WEB = Service(family="ipv4", protocol="tcp", address="198.51.100.1", port=80, scheduler="rr")
 MARK = Service(family="ipv4", fwmark=8)
 POOL = [RealServer("192.0.2.12", 80, weight=2), RealServer("192.0.2.11", 80, forwarding="nat")]
-COUNTERS = {WEB.key: ({"stats": {"conns": 7}}, {("192.0.2.11", 80): {"active_conns": 3, "inact_conns": 1, "persist_conns": 0,
-                                                                       "stats": {"conns": 5}}})}
+SERVER_COUNTERS = {"active_conns": 3, "inact_conns": 1, "persist_conns": 0, "stats": {"conns": 5}}
+COUNTERS = {WEB.key: ({"stats": {"conns": 7}}, {("192.0.2.11", 80): SERVER_COUNTERS})}
 
 
 def fake():

@@ -19,6 +19,7 @@ import typing as t
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import command
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import real_server_to_kernel, service_to_kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, make_table, table_after
 from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon import DaemonOperation
@@ -107,7 +108,7 @@ class FakeKernel:
 
     def send_batch(self, changes):
         if self.lose_batch is not None and len(self.sent) == self.lose_batch:
-            raise _codec.IpvsError("the kernel did not answer a netlink request in time")
+            raise IpvsError("the kernel did not answer a netlink request in time")
         self.sent.append(list(changes))
         results = []
         for change in changes:

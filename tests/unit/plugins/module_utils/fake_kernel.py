@@ -7,15 +7,20 @@
 It takes the engine's changes as the kernel would: EEXIST for an add of something there, ESRCH / ENOENT for an edit or
 delete of something missing, the kernel's defaults for what a daemon start leaves out; and it refuses what a test
 asks it to (`refuse`: command -> errno, or a function of the change). `sent` records every batch sent. The fixture
-`fake_kernel` (conftest.py) puts one in place of the netlink client for a module's main(), and the lock file under
-the test's own directory.
+`kernel` (conftest.py) puts one in place of the netlink client for a module's main(), and the lock file under
+the test's own directory; run_main() runs a module's main() and gives its result.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import io
+import json
 import typing as t
+
+from ansible.module_utils.common import warnings as ansible_warnings
+from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import command
@@ -156,3 +161,17 @@ class FakeKernel:
         if operation.action == "add_real_server":
             return errno.EEXIST if there else None
         return None if there else errno.ENOENT
+
+
+def run_main(module: t.Any, args: t.Dict[str, t.Any], check: bool = False, diff: bool = True) -> t.Dict[str, t.Any]:
+    """A module's main() on `args`, as Ansible runs it on a node (one module run per process): the result it printed."""
+    ansible_warnings._global_warnings.clear()  # pylint: disable=protected-access
+    out = io.StringIO()
+    with patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)), contextlib.redirect_stdout(out):
+        try:
+            module.main()
+        except SystemExit:
+            pass
+        else:
+            raise AssertionError(f"{module.__name__}.main() returned without exit_json or fail_json")
+    return t.cast(t.Dict[str, t.Any], json.loads(out.getvalue().strip().splitlines()[-1]))

@@ -10,17 +10,11 @@ tests/integration/test_check_mode_play.py; here the modules' main() runs against
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-
 import pytest
-from ansible.module_utils.testing import patch_module_args
-
-from tests.unit.plugins.module_utils.fake_kernel import FakeKernel
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _engine, _lock
 from ansible_collections.lvs.ipvs.plugins.modules import fwmark_rule, ipvs_info, ipvs_real_server, ipvs_service, ipvs_sync_daemon, ipvs_table, ipvs_timeouts
+from tests.unit.plugins.module_utils.fake_kernel import FakeKernel, run_main as run
 
 RS = {"protocol": "tcp", "address": "198.51.100.1", "port": 80, "server": "192.0.2.11", "weight": 2}
 ASSUMES = "in check mode this assumes an earlier task creates it"
@@ -41,17 +35,6 @@ def missing_namespace(netns=None):
 
 def unavailable(netns=None):
     return _codec.IpvsUnavailable("ip_vs is not available on this host: load it with `modprobe ip_vs`")
-
-
-def run(module, args, check):
-    from ansible.module_utils.common import warnings as ansible_warnings  # pylint: disable=import-outside-toplevel
-
-    ansible_warnings._global_warnings.clear()  # pylint: disable=protected-access  # one module run per process in real life
-    out = io.StringIO()
-    with patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=True)), contextlib.redirect_stdout(out):
-        with pytest.raises(SystemExit):
-            module.main()
-    return json.loads(out.getvalue().strip().splitlines()[-1])
 
 
 def warnings(result):

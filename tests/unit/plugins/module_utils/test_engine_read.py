@@ -6,17 +6,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-
-import pytest
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import read_table
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service
 from ansible_collections.lvs.ipvs.plugins.modules import ipvs_info
-from tests.unit.plugins.module_utils.fake_kernel import FakeKernel
+from tests.unit.plugins.module_utils.fake_kernel import FakeKernel, run_main
 
 WEB = Service(family="ipv4", protocol="tcp", address="198.51.100.1", port=80, scheduler="rr")
 MARK = Service(family="ipv4", fwmark=8)
@@ -52,10 +45,7 @@ def test_counters_only_where_asked():
 
 def test_ipvs_info_reports_the_counters_in_option_names(kernel):
     kernel.install(fake())
-    out = io.StringIO()
-    with patch_module_args({"connections": True}), contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-        ipvs_info.main()
-    result = json.loads(out.getvalue().strip().splitlines()[-1])
+    result = run_main(ipvs_info, {"connections": True})
     web = next(item for item in result["services"] if item.get("port") == 80)
     assert web["stats"] == {"conns": 7} and web["scheduler"] == "rr"
     assert [server["server"] for server in web["real_servers"]] == ["192.0.2.11", "192.0.2.12"]

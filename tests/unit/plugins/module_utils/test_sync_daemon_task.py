@@ -7,21 +7,17 @@ run against the fake kernel (check mode, diff, restart, refusals, rollback); ipv
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import io
-import json
 
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
 from ansible_collections.lvs.ipvs.plugins.module_utils import _sync_daemon_task as task
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon import SyncDaemon
 from ansible_collections.lvs.ipvs.plugins.modules import ipvs_sync_daemon
-from tests.unit.plugins.module_utils.fake_kernel import FakeKernel
+from tests.unit.plugins.module_utils.fake_kernel import FakeKernel, run_main
 
 BACKUP = {"role": "backup", "state": "started", "interface": "ha0", "sync_id": 0, "group": "224.0.0.81", "port": 8848, "ttl": 1}
 KERNEL_BACKUP = {"state": "backup", "mcast_ifn": "ha0", "sync_id": 0, "sync_maxlen": 1472, "mcast_group": "224.0.0.81", "mcast_port": 8848,
@@ -148,12 +144,8 @@ def calls(fake):
             for batch in fake.sent for change in batch]
 
 
-def run(args, check=False, diff=True):
-    out = io.StringIO()
-    with patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)), contextlib.redirect_stdout(out):
-        with pytest.raises(SystemExit):
-            ipvs_sync_daemon.main()
-    return json.loads(out.getvalue().strip().splitlines()[-1])
+def run(args, check=False):
+    return run_main(ipvs_sync_daemon, args, check)
 
 
 def test_four_steps_start(kernel):
@@ -242,9 +234,5 @@ def test_documentation_matches_the_argument_spec():
 def test_ipvs_info_reports_daemons_in_these_option_names(kernel):
     kernel.install(FakeKernel(daemons=[KERNEL_BACKUP]))
     from ansible_collections.lvs.ipvs.plugins.modules import ipvs_info  # pylint: disable=import-outside-toplevel
-    out = io.StringIO()
-    with patch_module_args({"connections": False}), contextlib.redirect_stdout(out):
-        with pytest.raises(SystemExit):
-            ipvs_info.main()
-    result = json.loads(out.getvalue().strip().splitlines()[-1])
+    result = run_main(ipvs_info, {"connections": False})
     assert result["sync_daemons"] == [dict(BACKUP, max_length=1472)]

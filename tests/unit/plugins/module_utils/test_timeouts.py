@@ -6,19 +6,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import io
-import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import apply, undo_each
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils._timeouts import Timeouts, TimeoutsOperation, plan_timeouts
 from ansible_collections.lvs.ipvs.plugins.modules import ipvs_timeouts
-from tests.unit.plugins.module_utils.fake_kernel import FakeKernel
+from tests.unit.plugins.module_utils.fake_kernel import FakeKernel, run_main
 
 KERNEL = Timeouts(900, 120, 300)
 
@@ -51,11 +47,7 @@ def test_a_refused_set_is_reported_and_changes_nothing():
 
 
 def run(args, check=False):
-    out = io.StringIO()
-    with patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=True)), contextlib.redirect_stdout(out):
-        with pytest.raises(SystemExit):
-            ipvs_timeouts.main()
-    return json.loads(out.getvalue().strip().splitlines()[-1])
+    return run_main(ipvs_timeouts, args, check)
 
 
 def test_four_steps(kernel):

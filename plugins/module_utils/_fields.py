@@ -38,9 +38,10 @@ def in_range(option: str, value: t.Any, low: Number, high: t.Optional[Number] = 
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, kinds):
         raise OptionError(option, f"{value!r} is not {'a number' if float in kinds else 'an integer'}; accepted: {accepted}")
-    if value < low or (high is not None and value > high):
-        raise OptionError(option, f"{value} is out of range; accepted: {accepted}")
-    return t.cast(Number, value)
+    number = t.cast(Number, value)
+    if number < low or (high is not None and number > high):
+        raise OptionError(option, f"{number} is out of range; accepted: {accepted}")
+    return number
 
 
 @dataclasses.dataclass(frozen=True)

@@ -129,6 +129,7 @@ def _read_options(words: t.Sequence[str]) -> t.Tuple[str, t.Dict[str, t.Any], t.
     options: t.Dict[str, t.Any] = {}
     given: t.Dict[str, str] = {}
     index = 0
+    value: t.Any
     while index < len(words):
         word = words[index]
         if word in _NUMERIC:

@@ -13,13 +13,11 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import MAX_TIMEOUT, TIMEOUT_ACCEPTED, in_range
 from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import fail_on_errors, ipvs_session, require_pyroute2
 
 NAMES = ("tcp", "tcpfin", "udp")
-# The kernel refuses more than INT_MAX / HZ seconds; HZ is 250 on Debian, up to 1000 elsewhere.
-MAX_TIMEOUT = 2147483
 
 
 def wanted_timeouts(params: t.Mapping[str, t.Any]) -> t.Dict[str, int]:
@@ -29,9 +27,7 @@ def wanted_timeouts(params: t.Mapping[str, t.Any]) -> t.Dict[str, int]:
         value = params.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT:
-            raise OptionError(name, f"{value!r} is out of range; accepted: 1 to {MAX_TIMEOUT} seconds, or leave it unset to keep the current value")
-        wanted[name] = value
+        wanted[name] = in_range(name, value, 1, MAX_TIMEOUT, TIMEOUT_ACCEPTED)
     return wanted
 
 

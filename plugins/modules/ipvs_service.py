@@ -198,12 +198,12 @@ real_servers:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import service_module_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import ipvs_service_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._service_task import run_service
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=service_module_spec(), supports_check_mode=True)
+    module = AnsibleModule(supports_check_mode=True, **ipvs_service_spec())
     run_service(module)
 
 

@@ -345,23 +345,12 @@ parsed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import table_module_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import ipvs_table_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._table_task import run_table
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=table_module_spec(),
-        supports_check_mode=True,
-        required_if=[
-            ("state", "merged", ["config"]),
-            ("state", "replaced", ["config"]),
-            ("state", "overridden", ["config"]),
-            ("state", "rendered", ["config"]),
-            ("state", "parsed", ["running_config"]),
-        ],
-        mutually_exclusive=[("config", "running_config")],
-    )
+    module = AnsibleModule(supports_check_mode=True, **ipvs_table_spec())
     run_table(module)
 
 

@@ -46,13 +46,12 @@ def in_range(option: str, value: t.Any, low: Number, high: t.Optional[Number] = 
 
 @dataclasses.dataclass(frozen=True)
 class Integer:
-    """An integer option: its range, how the range reads in messages, and its ipvsadm switch (short spelling first)."""
+    """An integer option: its range, and how the range reads in messages."""
 
     option: str
     low: int
     high: int
     accepted: str
-    switches: t.Tuple[str, ...] = ()
 
     def check(self, value: t.Any, option: t.Optional[str] = None) -> int:
         return in_range(option or self.option, value, self.low, self.high, self.accepted)
@@ -100,9 +99,8 @@ MAX_PERSISTENCE_TIMEOUT = 2678400  # 31 days, as ipvsadm
 DEFAULT_PERSISTENCE = 360  # ipvsadm's `-p` without a value
 
 PORT = Integer("port", 0, 65535, "0 to 65535 (0 only with persistence_timeout)")
-FWMARK = Integer("fwmark", 1, MAX_FWMARK, f"1 to {MAX_FWMARK}", ("-f", "--fwmark-service"))
-PERSISTENCE_TIMEOUT = Integer("persistence_timeout", 1, MAX_PERSISTENCE_TIMEOUT, f"1 to {MAX_PERSISTENCE_TIMEOUT} seconds (31 days)",
-                              ("-p", "--persistent"))
+FWMARK = Integer("fwmark", 1, MAX_FWMARK, f"1 to {MAX_FWMARK}")
+PERSISTENCE_TIMEOUT = Integer("persistence_timeout", 1, MAX_PERSISTENCE_TIMEOUT, f"1 to {MAX_PERSISTENCE_TIMEOUT} seconds (31 days)")
 
 # ------------------------------------------------------------------ real servers
 
@@ -119,20 +117,41 @@ TUNNEL_TYPES = (Choice("ipip", 0), Choice("gue", 1), Choice("gre", 2))
 TUNNEL_CHECKSUMS = (Choice("nocsum", 0, ("--tun-nocsum",)), Choice("csum", 1, ("--tun-csum",)), Choice("remcsum", 2, ("--tun-remcsum",)))
 
 SERVER_PORT = Integer("server_port", 0, 65535, "0 to 65535")
-WEIGHT = Integer("weight", 0, MAX_WEIGHT, f"0 to {MAX_WEIGHT} (0 takes no new connections)", ("-w", "--weight"))
-UPPER_THRESHOLD = Integer("upper_threshold", 0, MAX_THRESHOLD, f"0 to {MAX_THRESHOLD} (0 = no limit)", ("-x", "--u-threshold"))
-LOWER_THRESHOLD = Integer("lower_threshold", 0, MAX_THRESHOLD, f"0 to {MAX_THRESHOLD} (0 = no limit)", ("-y", "--l-threshold"))
-TUNNEL_PORT = Integer("tunnel_port", 1, 65535, "1 to 65535", ("--tun-port",))
+WEIGHT = Integer("weight", 0, MAX_WEIGHT, f"0 to {MAX_WEIGHT} (0 takes no new connections)")
+UPPER_THRESHOLD = Integer("upper_threshold", 0, MAX_THRESHOLD, f"0 to {MAX_THRESHOLD} (0 = no limit)")
+LOWER_THRESHOLD = Integer("lower_threshold", 0, MAX_THRESHOLD, f"0 to {MAX_THRESHOLD} (0 = no limit)")
+TUNNEL_PORT = Integer("tunnel_port", 1, 65535, "1 to 65535")
 
-# ------------------------------------------------------------------ ipvsadm switches with a value (besides the Integers above)
+# ------------------------------------------------------------------ ipvsadm switches (besides the values' own: -t, -g, --tun-csum...)
 
-SCHEDULER_SWITCH = ("-s", "--scheduler")
-NETMASK_SWITCH = ("-M", "--netmask")
-ENGINE_SWITCH = ("--pe",)
-FLAGS_SWITCH = ("-b", "--sched-flags")
-SERVER_SWITCH = ("-r", "--real-server")
-TUNNEL_TYPE_SWITCH = ("--tun-type",)
-ONE_PACKET_SWITCH = ("-o", "--ops")
+
+@dataclasses.dataclass(frozen=True)
+class Switch:
+    """An ipvsadm switch: the option of ipvs_service / ipvs_real_server it sets, its spellings (the first is
+    rendered), which lines take it (a service's key, a service's options, a real server's) and what follows it."""
+
+    option: str
+    spellings: t.Tuple[str, ...]
+    of: str  # "key", "service" or "server"
+    takes: str  # "text", "integer", "optional integer" (-p alone means DEFAULT_PERSISTENCE) or "nothing" (a flag)
+
+
+SWITCHES = (
+    Switch("fwmark", ("-f", "--fwmark-service"), "key", "text"),
+    Switch("scheduler", ("-s", "--scheduler"), "service", "text"),
+    Switch("persistence_timeout", ("-p", "--persistent"), "service", "optional integer"),
+    Switch("persistence_granularity", ("-M", "--netmask"), "service", "text"),
+    Switch("persistence_engine", ("--pe",), "service", "text"),
+    Switch("scheduler_flags", ("-b", "--sched-flags"), "service", "text"),
+    Switch("one_packet", ("-o", "--ops"), "service", "nothing"),
+    Switch("server", ("-r", "--real-server"), "server", "text"),
+    Switch("weight", ("-w", "--weight"), "server", "integer"),
+    Switch("upper_threshold", ("-x", "--u-threshold"), "server", "integer"),
+    Switch("lower_threshold", ("-y", "--l-threshold"), "server", "integer"),
+    Switch("tunnel_type", ("--tun-type",), "server", "text"),
+    Switch("tunnel_port", ("--tun-port",), "server", "integer"),
+)
+SWITCH = {switch.option: switch.spellings[0] for switch in SWITCHES}  # option -> the switch as rendered: SWITCH["weight"] == "-w"
 
 # ------------------------------------------------------------------ global timeouts, sync daemon
 

@@ -22,54 +22,24 @@ import re
 import typing as t
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
-from ansible_collections.lvs.ipvs.plugins.module_utils._fields import (
-    COMMANDS,
-    DEFAULT_PERSISTENCE,
-    ENGINE_SWITCH,
-    FAMILIES,
-    FLAGS_SWITCH,
-    FORWARDING,
-    FWMARK,
-    LOWER_THRESHOLD,
-    NETMASK_SWITCH,
-    ONE_PACKET_SWITCH,
-    PERSISTENCE_TIMEOUT,
-    PROTOCOLS,
-    SCHEDULER_SWITCH,
-    SERVER_SWITCH,
-    TUNNEL_CHECKSUMS,
-    TUNNEL_PORT,
-    TUNNEL_TYPE_SWITCH,
-    UPPER_THRESHOLD,
-    WEIGHT,
-    spellings,
-)
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import COMMANDS, DEFAULT_PERSISTENCE, FAMILIES, FORWARDING, PROTOCOLS, SWITCHES, TUNNEL_CHECKSUMS, spellings
 
 OPTION = "running_config"
 
 # Every spelling of ipvsadm 1.31 (short and long) -> the command, or the option of lvs.ipvs.ipvs_service it sets.
 _COMMANDS = {spelling: command for command, words in COMMANDS.items() for spelling in words}
-_SERVICE_SWITCHES = dict(spellings(PROTOCOLS), **dict.fromkeys(FWMARK.switches, "fwmark"))
-_VALUED = {
-    spelling: option
-    for option, words in (
-        ("scheduler", SCHEDULER_SWITCH), ("persistence_granularity", NETMASK_SWITCH), ("persistence_engine", ENGINE_SWITCH),
-        ("scheduler_flags", FLAGS_SWITCH), ("server", SERVER_SWITCH), ("weight", WEIGHT.switches), ("upper_threshold", UPPER_THRESHOLD.switches),
-        ("lower_threshold", LOWER_THRESHOLD.switches), ("tunnel_type", TUNNEL_TYPE_SWITCH), ("tunnel_port", TUNNEL_PORT.switches),
-    )
-    for spelling in words
-}
-# Switches without a value -> (option, the value it sets).
-_FLAGS = dict(
+_SERVICE_SWITCHES = dict(spellings(PROTOCOLS), **{spelling: "fwmark" for switch in SWITCHES if switch.of == "key" for spelling in switch.spellings})
+_SWITCHES = {spelling: switch for switch in SWITCHES if switch.of != "key" for spelling in switch.spellings}
+# The values' own switches -> (option, value).
+_VALUES = dict(
     {spelling: ("forwarding", method) for spelling, method in spellings(FORWARDING).items()},
     **{spelling: ("tunnel_checksum", checksum) for spelling, checksum in spellings(TUNNEL_CHECKSUMS).items()},
     **{spelling: ("family", family) for spelling, family in spellings(FAMILIES).items()},
-    **{spelling: ("one_packet", True) for spelling in ONE_PACKET_SWITCH},
 )
 _NUMERIC = ("-n", "--numeric")  # what -S -n writes anyway
-_INTEGERS = {"weight", "upper_threshold", "lower_threshold", "tunnel_port"}
-_SERVICE_ONLY = {"scheduler", "persistence_timeout", "persistence_granularity", "persistence_engine", "scheduler_flags", "one_packet"}
-_SERVER_ONLY = {"server", "forwarding", "weight", "upper_threshold", "lower_threshold", "tunnel_type", "tunnel_port", "tunnel_checksum"}
+_INTEGERS = {switch.option for switch in SWITCHES if switch.takes == "integer"}
+_SERVICE_ONLY = {switch.option for switch in SWITCHES if switch.of == "service"}
+_SERVER_ONLY = {switch.option for switch in SWITCHES if switch.of == "server"} | {"forwarding", "tunnel_checksum"}
 _ACCEPTED_COMMANDS = "-A, -E, -D, -C, -a, -e, -d (the lines of ipvsadm -S -n)"
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -141,19 +111,21 @@ def _read_options(words: t.Sequence[str]) -> t.Tuple[str, t.Dict[str, t.Any], t.
             command = _COMMANDS[word]
             index += 1
             continue
-        if word in _SERVICE_SWITCHES or word in _VALUED:
+        if word in _SERVICE_SWITCHES or (word in _SWITCHES and _SWITCHES[word].takes in ("text", "integer")):
             if index + 1 >= len(words):
                 raise _LineError(f"{word} needs a value")
-            option, value = ("service", (_SERVICE_SWITCHES[word], words[index + 1])) if word in _SERVICE_SWITCHES else (_VALUED[word], words[index + 1])
+            option, value = ("service", (_SERVICE_SWITCHES[word], words[index + 1])) if word in _SERVICE_SWITCHES else (_SWITCHES[word].option, words[index + 1])
             index += 1
-        elif word in PERSISTENCE_TIMEOUT.switches:
+        elif word in _SWITCHES and _SWITCHES[word].takes == "optional integer":
             # The timeout is optional: `-p` alone means 360 seconds, as in ipvsadm.
-            option, value = "persistence_timeout", DEFAULT_PERSISTENCE
+            option, value = _SWITCHES[word].option, DEFAULT_PERSISTENCE
             if index + 1 < len(words) and _DIGITS.fullmatch(words[index + 1]):
                 value = int(words[index + 1])
                 index += 1
-        elif word in _FLAGS:
-            option, value = _FLAGS[word]
+        elif word in _SWITCHES:
+            option, value = _SWITCHES[word].option, True
+        elif word in _VALUES:
+            option, value = _VALUES[word]
         else:
             raise _LineError(f"{word!r} is not an option ipvsadm -R understands here; accepted: the options of {_ACCEPTED_COMMANDS}")
         if option in options:

@@ -22,8 +22,6 @@ import typing as t
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._fields import (
-    AF_INET,
-    AF_INET6,
     DEFAULT_SCHEDULER,
     FAMILIES,
     FORWARDING,
@@ -31,7 +29,6 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._fields import (
     Integer,
     LOCAL,
     LOWER_THRESHOLD,
-    MAX_FWMARK,
     PERSISTENCE_ENGINES,
     PERSISTENCE_TIMEOUT,
     PORT,

@@ -18,28 +18,7 @@ from __future__ import annotations
 import ipaddress
 import typing as t
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._fields import (
-    COMMANDS,
-    ENGINE_SWITCH,
-    FAMILIES,
-    FLAGS_SWITCH,
-    FORWARDING,
-    FWMARK,
-    LOCAL,
-    LOWER_THRESHOLD,
-    NETMASK_SWITCH,
-    ONE_PACKET_SWITCH,
-    PERSISTENCE_TIMEOUT,
-    PROTOCOLS,
-    SCHEDULER_SWITCH,
-    SERVER_SWITCH,
-    TUNNEL_CHECKSUMS,
-    TUNNEL_PORT,
-    TUNNEL_TYPE_SWITCH,
-    UPPER_THRESHOLD,
-    WEIGHT,
-    switches,
-)
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import COMMANDS, FAMILIES, FORWARDING, LOCAL, PROTOCOLS, SWITCH, TUNNEL_CHECKSUMS, switches
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     FULL_PREFIX,
     RealServer,
@@ -61,7 +40,7 @@ _COMMANDS = {name: spellings[0] for name, spellings in COMMANDS.items()}
 def service_switch(service: Service) -> str:
     """`-t 198.51.100.1:80`, `-u [2001:db8::1]:53`, `-f 8`, `-f 8 -6`."""
     if service.fwmark is not None:
-        return f"{FWMARK.switches[0]} {service.fwmark}" + (f" {_IPV6_SWITCH}" if service.family == "ipv6" else "")
+        return f"{SWITCH['fwmark']} {service.fwmark}" + (f" {_IPV6_SWITCH}" if service.family == "ipv6" else "")
     return f"{_PROTOCOL_SWITCHES[t.cast(str, service.protocol)]} {render_address_port(t.cast(str, service.address), t.cast(int, service.port))}"
 
 
@@ -76,33 +55,33 @@ def _granularity(service: Service) -> t.Optional[str]:
 
 
 def service_options(service: Service) -> str:
-    words = [SCHEDULER_SWITCH[0], service.scheduler]
+    words = [SWITCH["scheduler"], service.scheduler]
     if service.persistence_timeout is not None:
-        words += [PERSISTENCE_TIMEOUT.switches[0], str(service.persistence_timeout)]
+        words += [SWITCH["persistence_timeout"], str(service.persistence_timeout)]
         granularity = _granularity(service)
         if granularity is not None:
-            words += [NETMASK_SWITCH[0], granularity]
+            words += [SWITCH["persistence_granularity"], granularity]
     if service.persistence_engine:
-        words += [ENGINE_SWITCH[0], service.persistence_engine]
+        words += [SWITCH["persistence_engine"], service.persistence_engine]
     if service.scheduler_flags:
-        words += [FLAGS_SWITCH[0], ",".join(service.scheduler_flags)]
+        words += [SWITCH["scheduler_flags"], ",".join(service.scheduler_flags)]
     if service.one_packet:
-        words.append(ONE_PACKET_SWITCH[0])
+        words.append(SWITCH["one_packet"])
     return " ".join(words)
 
 
 def real_server_options(real_server: RealServer) -> str:
-    words = [_FORWARDING_SWITCHES.get(real_server.forwarding, LOCAL.switches[0]), WEIGHT.switches[0], str(real_server.weight)]
+    words = [_FORWARDING_SWITCHES.get(real_server.forwarding, LOCAL.switches[0]), SWITCH["weight"], str(real_server.weight)]
     if real_server.forwarding == "tunnel" and real_server.tunnel_type is not None:
-        words += [TUNNEL_TYPE_SWITCH[0], real_server.tunnel_type]
+        words += [SWITCH["tunnel_type"], real_server.tunnel_type]
         if real_server.tunnel_port is not None:
-            words += [TUNNEL_PORT.switches[0], str(real_server.tunnel_port)]
+            words += [SWITCH["tunnel_port"], str(real_server.tunnel_port)]
         if real_server.tunnel_checksum is not None:
             words.append(_CHECKSUM_SWITCHES[real_server.tunnel_checksum])
     if real_server.upper_threshold:
-        words += [UPPER_THRESHOLD.switches[0], str(real_server.upper_threshold)]
+        words += [SWITCH["upper_threshold"], str(real_server.upper_threshold)]
     if real_server.lower_threshold:
-        words += [LOWER_THRESHOLD.switches[0], str(real_server.lower_threshold)]
+        words += [SWITCH["lower_threshold"], str(real_server.lower_threshold)]
     return " ".join(words)
 
 
@@ -113,7 +92,7 @@ def render(operation: Operation) -> str:
         if operation.action != "delete_service":
             words.append(service_options(operation.service))
         return " ".join(words)
-    words += [SERVER_SWITCH[0], render_address_port(*operation.real_server.key)]
+    words += [SWITCH["server"], render_address_port(*operation.real_server.key)]
     if operation.action != "delete_real_server":
         words.append(real_server_options(operation.real_server))
     return " ".join(words)
@@ -125,6 +104,7 @@ def render_service_table(services: t.Iterable[t.Tuple[Service, t.Iterable[RealSe
     for service, servers in sorted(services, key=lambda entry: service_sort_key(entry[0])):
         switch = service_switch(service)
         lines.append(f"{_COMMANDS['add_service']} {switch} {service_options(service)}")
+        add_to_service = f"{_COMMANDS['add_real_server']} {switch} {SWITCH['server']}"
         for real_server in sorted(servers, key=real_server_sort_key):
-            lines.append(f"{_COMMANDS['add_real_server']} {switch} {SERVER_SWITCH[0]} {render_address_port(*real_server.key)} {real_server_options(real_server)}")
+            lines.append(f"{add_to_service} {render_address_port(*real_server.key)} {real_server_options(real_server)}")
     return lines

@@ -97,7 +97,7 @@ def wanted_daemon(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     if max_length is not None:
         low, high = MIN_LENGTH[role], 65535 - HEADERS[version]
         wanted["max_length"] = in_range("max_length", max_length, low, high,
-                                         f"{low} to {high} for a {role} with an IPv{version} group (the kernel would change other values)")
+                                        f"{low} to {high} for a {role} with an IPv{version} group (the kernel would change other values)")
     return wanted
 
 

@@ -31,12 +31,10 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _wire
 from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import table_service_spec
-from ansible_collections.lvs.ipvs.plugins.module_utils._fields import in_range
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import AF_INET6, MAX_FWMARK, in_range
 from ansible_collections.lvs.ipvs.plugins.module_utils._ipvsadm_parser import parse_with_lines
 from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
-    AF_INET6,
-    MAX_FWMARK,
     RealServer,
     Service,
     real_server_from_kernel,

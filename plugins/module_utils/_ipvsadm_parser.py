@@ -22,7 +22,8 @@ import re
 import typing as t
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
-from ansible_collections.lvs.ipvs.plugins.module_utils._fields import COMMANDS, DEFAULT_PERSISTENCE, FAMILIES, FORWARDING, PROTOCOLS, SWITCHES, TUNNEL_CHECKSUMS, spellings
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import COMMANDS, DEFAULT_PERSISTENCE, SWITCHES, spellings
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import FAMILIES, FORWARDING, PROTOCOLS, TUNNEL_CHECKSUMS
 
 OPTION = "running_config"
 
@@ -114,8 +115,8 @@ def _read_options(words: t.Sequence[str]) -> t.Tuple[str, t.Dict[str, t.Any], t.
         if word in _SERVICE_SWITCHES or (word in _SWITCHES and _SWITCHES[word].takes in ("text", "integer")):
             if index + 1 >= len(words):
                 raise _LineError(f"{word} needs a value")
-            option, value = ("service", (_SERVICE_SWITCHES[word], words[index + 1])) if word in _SERVICE_SWITCHES else (_SWITCHES[word].option, words[index + 1])
             index += 1
+            option, value = ("service", (_SERVICE_SWITCHES[word], words[index])) if word in _SERVICE_SWITCHES else (_SWITCHES[word].option, words[index])
         elif word in _SWITCHES and _SWITCHES[word].takes == "optional integer":
             # The timeout is optional: `-p` alone means 360 seconds, as in ipvsadm.
             option, value = _SWITCHES[word].option, DEFAULT_PERSISTENCE

@@ -24,7 +24,8 @@ import re
 import typing as t
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
-from ansible_collections.lvs.ipvs.plugins.module_utils._fields import MAX_FWMARK, in_range
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import MAX_FWMARK, in_range, names
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import PROTOCOLS as IPVS_PROTOCOLS
 if t.TYPE_CHECKING:
     from typing import Protocol
 else:  # typing.Protocol is Python 3.8+, and managed nodes run 3.7 too; only type checkers need it
@@ -32,7 +33,7 @@ else:  # typing.Protocol is Python 3.8+, and managed nodes run 3.7 too; only typ
 
 TAG = "lvs.ipvs:"
 DEFAULT_TABLE = "lvs_ipvs"
-PROTOCOLS = ("tcp", "udp", "sctp")
+PROTOCOLS = names(IPVS_PROTOCOLS)
 BACKENDS = ("auto", "nftables", "iptables")
 STATES = ("present", "absent")
 PREROUTING = "prerouting"

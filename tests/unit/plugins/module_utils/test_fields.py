@@ -58,10 +58,10 @@ def test_every_switch_reads_back_what_it_renders(spelling):
     """A table using every switch, rendered with the short (0) spellings, parses back to the same model; the long ones (-1) too."""
     service = service_from_params({"protocol": "udp", "address": "198.51.100.1", "port": 5060, "scheduler": "sh", "scheduler_flags": ["sh-port"],
                                    "persistence_timeout": 60, "persistence_granularity": "24", "persistence_engine": "sip", "one_packet": True})
-    servers, _absent = real_servers_from_params([{"server": "192.0.2.11", "forwarding": "nat", "server_port": 5061, "weight": 3, "upper_threshold": 9,
-                                            "lower_threshold": 2},
-                                           {"server": "192.0.2.12", "forwarding": "tunnel", "tunnel_type": "gue", "tunnel_port": 6080,
-                                            "tunnel_checksum": "remcsum"}], service)
+    servers, _absent = real_servers_from_params([
+        {"server": "192.0.2.11", "forwarding": "nat", "server_port": 5061, "weight": 3, "upper_threshold": 9, "lower_threshold": 2},
+        {"server": "192.0.2.12", "forwarding": "tunnel", "tunnel_type": "gue", "tunnel_port": 6080, "tunnel_checksum": "remcsum"},
+    ], service)
     text = "\n".join(render_service_table([(service, servers)]))
     if spelling:
         long = {words[0]: words[-1] for words in [switch.spellings for switch in _fields.SWITCHES]

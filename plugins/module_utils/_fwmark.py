@@ -24,6 +24,8 @@ import re
 import typing as t
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import MAX_FWMARK, in_range, names
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import PROTOCOLS as IPVS_PROTOCOLS
 if t.TYPE_CHECKING:
     from typing import Protocol
 else:  # typing.Protocol is Python 3.8+, and managed nodes run 3.7 too; only type checkers need it
@@ -31,13 +33,13 @@ else:  # typing.Protocol is Python 3.8+, and managed nodes run 3.7 too; only typ
 
 TAG = "lvs.ipvs:"
 DEFAULT_TABLE = "lvs_ipvs"
-PROTOCOLS = ("tcp", "udp", "sctp")
+PROTOCOLS = names(IPVS_PROTOCOLS)
 BACKENDS = ("auto", "nftables", "iptables")
 STATES = ("present", "absent")
 PREROUTING = "prerouting"
 OUTPUT = "output"
 CHAINS = (PREROUTING, OUTPUT)
-MAX_MARK = 4294967295
+MAX_MARK = MAX_FWMARK
 MAX_PORT = 65535
 # nft keeps at most 128 bytes of comment; the tag takes 9 of them.
 MAX_NAME = 100
@@ -46,27 +48,7 @@ _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _PORT = re.compile(r"[0-9]+")
 _RANGE = re.compile(r"([0-9]+)\s*[-:]\s*([0-9]+)")
 
-RULE_KEYS = ("name", "mark", "destination", "protocol", "ports", "source", "local")
-
-_RULE_SPEC: dict[str, dict[str, t.Any]] = {
-    "name": {"type": "str"},
-    "mark": {"type": "int"},
-    "destination": {"type": "str"},
-    "protocol": {"type": "str", "choices": list(PROTOCOLS), "default": "tcp"},
-    "ports": {"type": "list", "elements": "str"},
-    "source": {"type": "str"},
-    "local": {"type": "bool", "default": False},
-}
-
-ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
-    _RULE_SPEC,
-    rules={"type": "list", "elements": "dict", "options": _RULE_SPEC},
-    purge={"type": "bool", "default": False},
-    state={"type": "str", "choices": list(STATES), "default": "present"},
-    backend={"type": "str", "choices": list(BACKENDS), "default": "auto"},
-    table={"type": "str", "default": DEFAULT_TABLE},
-)
-MUTUALLY_EXCLUSIVE = [["rules", key] for key in RULE_KEYS]
+RULE_KEYS = ("name", "mark", "destination", "protocol", "ports", "source", "local")  # the options of a rule (_argspec)
 
 
 class BackendError(Exception):
@@ -183,15 +165,7 @@ def _is_int(value: t.Any) -> bool:
 
 
 def parse_mark(value: t.Any, option: str = "mark") -> int:
-    if isinstance(value, str) and _PORT.fullmatch(value.strip()):
-        value = int(value.strip())
-    if not _is_int(value):
-        raise OptionError(option, f"{value!r} is not a firewall mark; give an integer from 1 to {MAX_MARK}")
-    if value == 0:
-        raise OptionError(option, f"0 is not a firewall mark (0 means unmarked); give an integer from 1 to {MAX_MARK}")
-    if not 1 <= value <= MAX_MARK:
-        raise OptionError(option, f"{value} is out of range; give an integer from 1 to {MAX_MARK}")
-    return value
+    return in_range(option, value, 1, MAX_MARK, f"1 to {MAX_MARK} (0 means unmarked)")
 
 
 def _port_number(text: str, option: str, item: t.Any) -> int:

@@ -22,20 +22,8 @@ import ipaddress
 import shlex
 import typing as t
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import (
-    OUTPUT,
-    PREROUTING,
-    PROTOCOLS,
-    TAG,
-    BackendError,
-    Entry,
-    Match,
-    Plan,
-    PortRange,
-    Rule,
-    normalise_ports,
-    sort_entries,
-)
+from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import BackendError, Entry, Match, Plan, PortRange, Rule
+from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import OUTPUT, PREROUTING, PROTOCOLS, TAG, normalise_ports, sort_entries
 
 Runner = t.Callable[[t.List[str], t.Optional[str]], t.Tuple[int, str, str]]
 Which = t.Callable[[str], t.Optional[str]]

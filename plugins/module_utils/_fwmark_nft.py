@@ -20,21 +20,8 @@ import ipaddress
 import json
 import typing as t
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import (
-    CHAINS,
-    OUTPUT,
-    PREROUTING,
-    PROTOCOLS,
-    TAG,
-    BackendError,
-    Entry,
-    Match,
-    Plan,
-    PortRange,
-    Rule,
-    normalise_ports,
-    sort_entries,
-)
+from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import BackendError, Entry, Match, Plan, PortRange, Rule
+from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import CHAINS, OUTPUT, PREROUTING, PROTOCOLS, TAG, normalise_ports, sort_entries
 
 try:
     from nftables import Nftables  # the libnftables binding (Debian: python3-nftables)

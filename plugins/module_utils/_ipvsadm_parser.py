@@ -22,51 +22,25 @@ import re
 import typing as t
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import COMMANDS, DEFAULT_PERSISTENCE, SWITCHES, spellings
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import FAMILIES, FORWARDING, PROTOCOLS, TUNNEL_CHECKSUMS
 
 OPTION = "running_config"
 
-# Long and short spellings of ipvsadm 1.31 -> one canonical name.
-_COMMANDS = {
-    "-A": "add_service", "--add-service": "add_service",
-    "-E": "edit_service", "--edit-service": "edit_service",
-    "-D": "delete_service", "--delete-service": "delete_service",
-    "-C": "clear", "--clear": "clear",
-    "-a": "add_server", "--add-server": "add_server",
-    "-e": "edit_server", "--edit-server": "edit_server",
-    "-d": "delete_server", "--delete-server": "delete_server",
-}
-_SERVICE_SWITCHES = {
-    "-t": "tcp", "--tcp-service": "tcp",
-    "-u": "udp", "--udp-service": "udp",
-    "--sctp-service": "sctp",
-    "-f": "fwmark", "--fwmark-service": "fwmark",
-}
-# Options that take a value: canonical name.
-_VALUED = {
-    "-s": "scheduler", "--scheduler": "scheduler",
-    "-M": "netmask", "--netmask": "netmask",
-    "--pe": "pe",
-    "-b": "sched_flags", "--sched-flags": "sched_flags",
-    "-r": "real_server", "--real-server": "real_server",
-    "-w": "weight", "--weight": "weight",
-    "-x": "u_threshold", "--u-threshold": "u_threshold",
-    "-y": "l_threshold", "--l-threshold": "l_threshold",
-    "--tun-type": "tun_type",
-    "--tun-port": "tun_port",
-}
-_FLAGS = {
-    "-6": "ipv6", "--ipv6": "ipv6",
-    "-o": "ops", "--ops": "ops",
-    "-g": "dr", "--gatewaying": "dr",
-    "-m": "nat", "--masquerading": "nat",
-    "-i": "tunnel", "--ipip": "tunnel",
-    "--tun-nocsum": "nocsum", "--tun-csum": "csum", "--tun-remcsum": "remcsum",
-    "-n": "numeric", "--numeric": "numeric",
-}
-_PERSISTENT = ("-p", "--persistent")
-_DEFAULT_PERSISTENCE = 360  # `-p` without a value, as ipvsadm
-_SERVICE_ONLY = {"scheduler", "netmask", "pe", "sched_flags", "ops", "persistent"}
-_SERVER_ONLY = {"real_server", "weight", "u_threshold", "l_threshold", "tun_type", "tun_port", "dr", "nat", "tunnel", "nocsum", "csum", "remcsum"}
+# Every spelling of ipvsadm 1.31 (short and long) -> the command, or the option of lvs.ipvs.ipvs_service it sets.
+_COMMANDS = {spelling: command for command, words in COMMANDS.items() for spelling in words}
+_SERVICE_SWITCHES = dict(spellings(PROTOCOLS), **{spelling: "fwmark" for switch in SWITCHES if switch.of == "key" for spelling in switch.spellings})
+_SWITCHES = {spelling: switch for switch in SWITCHES if switch.of != "key" for spelling in switch.spellings}
+# The values' own switches -> (option, value).
+_VALUES = dict(
+    {spelling: ("forwarding", method) for spelling, method in spellings(FORWARDING).items()},
+    **{spelling: ("tunnel_checksum", checksum) for spelling, checksum in spellings(TUNNEL_CHECKSUMS).items()},
+    **{spelling: ("family", family) for spelling, family in spellings(FAMILIES).items()},
+)
+_NUMERIC = ("-n", "--numeric")  # what -S -n writes anyway
+_INTEGERS = {switch.option for switch in SWITCHES if switch.takes == "integer"}
+_SERVICE_ONLY = {switch.option for switch in SWITCHES if switch.of == "service"}
+_SERVER_ONLY = {switch.option for switch in SWITCHES if switch.of == "server"} | {"forwarding", "tunnel_checksum"}
 _ACCEPTED_COMMANDS = "-A, -E, -D, -C, -a, -e, -d (the lines of ipvsadm -S -n)"
 _DIGITS = re.compile(r"[0-9]+")
 
@@ -120,59 +94,53 @@ def _words(line: str) -> t.List[str]:
     return words
 
 
-def _read_options(words: t.Sequence[str]) -> t.Tuple[str, t.Dict[str, t.Any]]:
-    """(command, {canonical option: value}) of one line's words."""
+def _read_options(words: t.Sequence[str]) -> t.Tuple[str, t.Dict[str, t.Any], t.Dict[str, str]]:
+    """(command, {option: value}, {option: the word that gave it}) of one line's words."""
     command: t.Optional[str] = None
     options: t.Dict[str, t.Any] = {}
+    given: t.Dict[str, str] = {}
     index = 0
-
-    def put(name: str, value: t.Any) -> None:
-        if name in options:
-            raise _LineError(f"{words[index]} is given twice")
-        options[name] = value
-
+    value: t.Any
     while index < len(words):
         word = words[index]
+        if word in _NUMERIC:
+            index += 1
+            continue
         if word in _COMMANDS:
             if command is not None:
                 raise _LineError(f"two commands ({word} after another); accepted: one of {_ACCEPTED_COMMANDS} per line")
             command = _COMMANDS[word]
-        elif word in _SERVICE_SWITCHES:
+            index += 1
+            continue
+        if word in _SERVICE_SWITCHES or (word in _SWITCHES and _SWITCHES[word].takes in ("text", "integer")):
             if index + 1 >= len(words):
                 raise _LineError(f"{word} needs a value")
-            if "service" in options:
-                raise _LineError(f"two virtual services on one line ({word})")
-            options["service"] = (_SERVICE_SWITCHES[word], words[index + 1])
             index += 1
-        elif word in _VALUED:
-            if index + 1 >= len(words):
-                raise _LineError(f"{word} needs a value")
-            put(_VALUED[word], words[index + 1])
-            index += 1
-        elif word in _PERSISTENT:
+            option, value = ("service", (_SERVICE_SWITCHES[word], words[index])) if word in _SERVICE_SWITCHES else (_SWITCHES[word].option, words[index])
+        elif word in _SWITCHES and _SWITCHES[word].takes == "optional integer":
             # The timeout is optional: `-p` alone means 360 seconds, as in ipvsadm.
+            option, value = _SWITCHES[word].option, DEFAULT_PERSISTENCE
             if index + 1 < len(words) and _DIGITS.fullmatch(words[index + 1]):
-                put("persistent", int(words[index + 1]))
+                value = int(words[index + 1])
                 index += 1
-            else:
-                put("persistent", _DEFAULT_PERSISTENCE)
-        elif word in _FLAGS:
-            if _FLAGS[word] in ("dr", "nat", "tunnel") and "forwarding" in options:
-                raise _LineError(f"two forwarding methods ({word} after {options['forwarding_word']})")
-            if _FLAGS[word] in ("dr", "nat", "tunnel"):
-                options["forwarding"] = _FLAGS[word]
-                options["forwarding_word"] = word
-            elif _FLAGS[word] in ("nocsum", "csum", "remcsum"):
-                put("tun_csum", _FLAGS[word])
-            elif _FLAGS[word] != "numeric":
-                put(_FLAGS[word], True)
+        elif word in _SWITCHES:
+            option, value = _SWITCHES[word].option, True
+        elif word in _VALUES:
+            option, value = _VALUES[word]
         else:
             raise _LineError(f"{word!r} is not an option ipvsadm -R understands here; accepted: the options of {_ACCEPTED_COMMANDS}")
+        if option in options:
+            if option == "service":
+                raise _LineError(f"two virtual services on one line ({word})")
+            if option == "forwarding":
+                raise _LineError(f"two forwarding methods ({word} after {given[option]})")
+            raise _LineError(f"{word} is given twice")
+        options[option] = value
+        given[option] = word
         index += 1
     if command is None:
         raise _LineError(f"no command; accepted: one of {_ACCEPTED_COMMANDS}")
-    options.pop("forwarding_word", None)
-    return command, options
+    return command, options, given
 
 
 def _service(options: t.Mapping[str, t.Any]) -> Entry:
@@ -181,7 +149,7 @@ def _service(options: t.Mapping[str, t.Any]) -> Entry:
         raise _LineError("no virtual service; accepted: -t|-u|--sctp-service address:port, or -f mark")
     kind, value = options["service"]
     if kind == "fwmark":
-        return {"fwmark": _number(value, "fwmark"), "family": "ipv6" if options.get("ipv6") else "ipv4"}
+        return {"fwmark": _number(value, "fwmark"), "family": options.get("family", "ipv4")}
     address, port = _split_endpoint(value, "virtual service address")
     # ipvsadm takes a missing port as 0 (every port, which needs persistence).
     return {"protocol": kind, "address": address, "port": 0 if port is None else port}
@@ -194,40 +162,24 @@ def _key(service: t.Mapping[str, t.Any]) -> ServiceKey:
 
 
 def _service_options(options: t.Mapping[str, t.Any]) -> Entry:
-    entry: Entry = {}
-    if "scheduler" in options:
-        entry["scheduler"] = options["scheduler"]
-    if "persistent" in options:
-        entry["persistence_timeout"] = options["persistent"]
-    if "netmask" in options:
-        entry["persistence_granularity"] = options["netmask"]
-    if "pe" in options:
-        entry["persistence_engine"] = options["pe"]
-    if "sched_flags" in options:
-        entry["scheduler_flags"] = [flag for flag in options["sched_flags"].split(",") if flag]
-    if options.get("ops"):
-        entry["one_packet"] = True
+    entry: Entry = {option: value for option, value in options.items() if option in _SERVICE_ONLY}
+    if "scheduler_flags" in entry:
+        entry["scheduler_flags"] = [flag for flag in entry["scheduler_flags"].split(",") if flag]
     return entry
 
 
 def _server(options: t.Mapping[str, t.Any], with_options: bool) -> Entry:
-    if "real_server" not in options:
+    if "server" not in options:
         raise _LineError("no real server; accepted: -r address[:port]")
-    address, port = _split_endpoint(options["real_server"], "real server address")
+    address, port = _split_endpoint(options["server"], "real server address")
     entry: Entry = {"server": address}
     if port is not None:
         entry["server_port"] = port
     if not with_options:
         return entry
-    if "forwarding" in options:
-        entry["forwarding"] = options["forwarding"]
-    for name, option in (("weight", "weight"), ("u_threshold", "upper_threshold"), ("l_threshold", "lower_threshold"), ("tun_port", "tunnel_port")):
-        if name in options:
-            entry[option] = _number(options[name], option)
-    if "tun_type" in options:
-        entry["tunnel_type"] = options["tun_type"]
-    if "tun_csum" in options:
-        entry["tunnel_checksum"] = options["tun_csum"]
+    for option, value in options.items():
+        if option in _SERVER_ONLY and option != "server":
+            entry[option] = _number(value, option) if option in _INTEGERS else value
     return entry
 
 
@@ -248,20 +200,20 @@ def _find_server(servers: t.Sequence[Entry], wanted: t.Mapping[str, t.Any], serv
     return None
 
 
-def _check_kind(command: str, options: t.Mapping[str, t.Any]) -> None:
+def _check_kind(command: str, options: t.Mapping[str, t.Any], given: t.Mapping[str, str]) -> None:
     if command in ("add_service", "edit_service", "delete_service"):
         stray = sorted(set(options) & _SERVER_ONLY)
         if stray:
-            raise _LineError(f"{stray[0].replace('_', '-')} is an option of a real server, not of a virtual service command")
-    if command in ("add_server", "edit_server", "delete_server"):
+            raise _LineError(f"{given[stray[0]]} is an option of a real server, not of a virtual service command")
+    if command in ("add_real_server", "edit_real_server", "delete_real_server"):
         stray = sorted(set(options) & _SERVICE_ONLY)
         if stray:
-            raise _LineError(f"{stray[0].replace('_', '-')} is an option of a virtual service, not of a real server command")
-    if command in ("delete_service", "delete_server", "clear"):
-        allowed = {"clear": set(), "delete_service": {"service", "ipv6"}, "delete_server": {"service", "ipv6", "real_server"}}[command]
+            raise _LineError(f"{given[stray[0]]} is an option of a virtual service, not of a real server command")
+    if command in ("delete_service", "delete_real_server", "clear"):
+        allowed = {"clear": set(), "delete_service": {"service", "family"}, "delete_real_server": {"service", "family", "server"}}[command]
         stray = sorted(set(options) - allowed)
         if stray:
-            raise _LineError(f"{stray[0].replace('_', '-')} does not apply to this command")
+            raise _LineError(f"{given[stray[0]]} does not apply to this command")
 
 
 def parse(text: str) -> t.List[Entry]:
@@ -289,8 +241,8 @@ def parse_with_lines(text: str) -> t.Tuple[t.List[Entry], t.List[int]]:
 
 
 def _apply_line(table: t.Dict[ServiceKey, Entry], lines: t.Dict[ServiceKey, int], number: int, words: t.Sequence[str]) -> None:
-    command, options = _read_options(words)
-    _check_kind(command, options)
+    command, options, given = _read_options(words)
+    _check_kind(command, options, given)
     if command == "clear":
         table.clear()
         lines.clear()
@@ -314,15 +266,15 @@ def _apply_line(table: t.Dict[ServiceKey, Entry], lines: t.Dict[ServiceKey, int]
         del lines[key]
     else:
         servers: t.List[Entry] = entry["real_servers"]
-        server = _server(options, with_options=command != "delete_server")
+        server = _server(options, with_options=command != "delete_real_server")
         found = _find_server(servers, server, service)
-        if command == "add_server":
+        if command == "add_real_server":
             if found is not None:
                 raise _LineError("the real server already exists in this virtual service (ipvsadm -R would fail here)")
             servers.append(server)
         elif found is None:
             raise _LineError("no such real server in this virtual service (ipvsadm -R would fail here)")
-        elif command == "edit_server":
+        elif command == "edit_real_server":
             servers[found] = server
         else:
             del servers[found]

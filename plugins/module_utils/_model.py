@@ -18,17 +18,37 @@ from __future__ import annotations
 import dataclasses
 import functools
 import ipaddress
-import re
 import typing as t
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
-AF_INET = 2
-AF_INET6 = 10
-FAMILY_OF_AF = {AF_INET: "ipv4", AF_INET6: "ipv6"}
-AF_OF_FAMILY = {"ipv4": AF_INET, "ipv6": AF_INET6}
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import (
+    DEFAULT_SCHEDULER,
+    FAMILIES,
+    FORWARDING,
+    FWMARK,
+    Integer,
+    LOCAL,
+    LOWER_THRESHOLD,
+    PERSISTENCE_ENGINES,
+    PERSISTENCE_TIMEOUT,
+    PORT,
+    PROTOCOLS as _PROTOCOLS,
+    SCHEDULERS,
+    SERVER_PORT,
+    TUNNEL_CHECKSUMS as _TUNNEL_CHECKSUMS,
+    TUNNEL_PORT,
+    TUNNEL_TYPES as _TUNNEL_TYPES,
+    UPPER_THRESHOLD,
+    WEIGHT,
+    in_range,
+    kernel_numbers,
+)
+
+FAMILY_OF_AF = {choice.kernel: choice.name for choice in FAMILIES}
+AF_OF_FAMILY = kernel_numbers(FAMILIES)
 FULL_PREFIX = {"ipv4": 32, "ipv6": 128}
 
-PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}
+PROTOCOLS = kernel_numbers(_PROTOCOLS)
 PROTOCOL_NAMES = {number: name for name, number in PROTOCOLS.items()}
 
 FLAG_PERSISTENT = 0x1
@@ -39,8 +59,6 @@ FLAG_SCHED2 = 0x10
 FLAG_SCHED3 = 0x20
 SCHED_FLAG_BITS = (FLAG_SCHED1, FLAG_SCHED2, FLAG_SCHED3)
 
-SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos")
-DEFAULT_SCHEDULER = "wlc"
 # ipvsadm -b: sh and mh name the first two bits; flag-N names a bit for any scheduler.
 RAW_FLAG_NAMES = ("flag-1", "flag-2", "flag-3")
 SCHEDULER_FLAG_NAMES = {
@@ -50,19 +68,11 @@ SCHEDULER_FLAG_NAMES = {
 SCHEDULER_FLAGS = ("sh-fallback", "sh-port", "mh-fallback", "mh-port") + RAW_FLAG_NAMES
 _BIT_OF_FLAG = {name: bit for names in (RAW_FLAG_NAMES,) + tuple(SCHEDULER_FLAG_NAMES.values()) for name, bit in zip(names, SCHED_FLAG_BITS)}
 
-MAX_FWMARK = 4294967295
-MAX_PERSISTENCE_TIMEOUT = 2678400  # 31 days, as ipvsadm
-MAX_WEIGHT = 65535
-MAX_THRESHOLD = 2147483647
-PERSISTENCE_ENGINES = ("sip",)
-
-FORWARDING_ALIASES = {"dr": "dr", "route": "dr", "gate": "dr", "nat": "nat", "masq": "nat", "tunnel": "tunnel", "ipip": "tunnel"}
-# "local" is what the kernel reports for a real server it delivers to locally; nobody asks for it.
-FWD_METHODS = {"nat": 0, "local": 1, "tunnel": 2, "dr": 3}
-TUNNEL_TYPES = {"ipip": 0, "gue": 1, "gre": 2}
-TUNNEL_CHECKSUMS = {"nocsum": 0, "csum": 1, "remcsum": 2}
-
-_INTEGER = re.compile(r"-?[0-9]+")
+FORWARDING_ALIASES = {name: choice.name for choice in FORWARDING for name in (choice.name,) + choice.aliases}
+FWD_METHODS = kernel_numbers(FORWARDING + (LOCAL,))
+_FORWARDING_ACCEPTED = ", ".join(f"{choice.name} ({', '.join(choice.aliases)})" for choice in FORWARDING)  # dr (route, gate), ...
+TUNNEL_TYPES = kernel_numbers(_TUNNEL_TYPES)
+TUNNEL_CHECKSUMS = kernel_numbers(_TUNNEL_CHECKSUMS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -294,16 +304,6 @@ def real_server_to_kernel(real_server: RealServer, service: Service) -> t.Dict[s
 
 # Module parameters
 
-def _integer(option: str, value: t.Any, low: int, high: int, accepted: str) -> int:
-    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise OptionError(option, f"{value!r} is not an integer; accepted: {accepted}")
-    if not low <= value <= high:
-        raise OptionError(option, f"{value} is out of range; accepted: {accepted}")
-    return value
-
-
 def _choice(option: str, value: t.Any, choices: t.Iterable[str]) -> str:
     choices = tuple(choices)
     if value not in choices:
@@ -339,7 +339,7 @@ def _granularity(family: str, value: t.Any) -> int:
         accepted = "a prefix length from 1 to 128 (IPv6 takes no dotted netmask)"
         if isinstance(value, str) and "." in value:
             raise OptionError(option, f"{value!r} is a dotted netmask but the service is IPv6; accepted: {accepted}")
-        return _integer(option, value, 1, 128, accepted)
+        return in_range(option, value, 1, 128, accepted)
     accepted = "a netmask such as 255.255.255.0, or a prefix length from 1 to 32"
     if isinstance(value, str) and "." in value:
         try:
@@ -349,8 +349,8 @@ def _granularity(family: str, value: t.Any) -> int:
         prefix = mask_to_prefix(mask)
         if prefix is None:
             raise OptionError(option, f"{value} is not a contiguous netmask; accepted: {accepted}")
-        return _integer(option, prefix, 1, 32, accepted)
-    return _integer(option, value, 1, 32, accepted)
+        return in_range(option, prefix, 1, 32, accepted)
+    return in_range(option, value, 1, 32, accepted)
 
 
 def _scheduler_flags(scheduler: str, value: t.Any) -> t.Tuple[str, ...]:
@@ -378,7 +378,7 @@ def service_from_params(params: t.Mapping[str, t.Any]) -> Service:
         for option in ("protocol", "address", "port"):
             if params.get(option) is not None:
                 raise OptionError(option, "cannot be combined with fwmark; accepted: either fwmark (and family), or protocol, address and port")
-        fwmark = _integer("fwmark", fwmark, 1, MAX_FWMARK, f"1 to {MAX_FWMARK}")
+        fwmark = FWMARK.check(fwmark)
         family = _choice("family", params.get("family") or "ipv4", AF_OF_FAMILY)
         protocol = address = port = None
     else:
@@ -390,14 +390,14 @@ def service_from_params(params: t.Mapping[str, t.Any]) -> Service:
         address, family = _address("address", params["address"])
         if params.get("family") not in (None, family):
             raise OptionError("family", f"{params['family']!r} does not match address {address}; accepted: {family}, or leave family unset")
-        port = _integer("port", params["port"], 0, 65535, "0 to 65535 (0 only with persistence_timeout)")
+        port = PORT.check(params["port"])
 
     scheduler = _choice("scheduler", params.get("scheduler") or DEFAULT_SCHEDULER, SCHEDULERS)
     scheduler_flags = _scheduler_flags(scheduler, params.get("scheduler_flags"))
 
     timeout = params.get("persistence_timeout")
     if timeout is not None:
-        timeout = _integer("persistence_timeout", timeout, 1, MAX_PERSISTENCE_TIMEOUT, f"1 to {MAX_PERSISTENCE_TIMEOUT} seconds (31 days)")
+        timeout = PERSISTENCE_TIMEOUT.check(timeout)
     granularity = params.get("persistence_granularity")
     if granularity not in (None, ""):
         if timeout is None:
@@ -427,7 +427,7 @@ def service_from_params(params: t.Mapping[str, t.Any]) -> Service:
 def _server_port(params: t.Mapping[str, t.Any], service: Service, forwarding: str) -> int:
     server_port = params.get("server_port")
     if server_port is not None:
-        server_port = _integer("server_port", server_port, 0, 65535, "0 to 65535")
+        server_port = SERVER_PORT.check(server_port)
     if service.fwmark is not None:
         # A fwmark service has no port of its own: 0 keeps the packet's destination port.
         return 0 if server_port is None else server_port
@@ -453,7 +453,7 @@ def _tunnel(params: t.Mapping[str, t.Any], forwarding: str) -> t.Tuple[t.Optiona
     if tunnel_type == "gue":
         if tunnel_port is None:
             raise OptionError("tunnel_port", "missing: tunnel_type gue needs the UDP port of the tunnel; accepted: 1 to 65535")
-        tunnel_port = _integer("tunnel_port", tunnel_port, 1, 65535, "1 to 65535")
+        tunnel_port = TUNNEL_PORT.check(tunnel_port)
     elif tunnel_port is not None:
         raise OptionError("tunnel_port", f"does not apply to tunnel_type {tunnel_type}; accepted: only with tunnel_type gue")
     checksum = given["tunnel_checksum"]
@@ -467,9 +467,9 @@ def _tunnel(params: t.Mapping[str, t.Any], forwarding: str) -> t.Tuple[t.Optiona
     return tunnel_type, tunnel_port, checksum
 
 
-def _threshold(params: t.Mapping[str, t.Any], option: str) -> int:
-    value = params.get(option)
-    return 0 if value is None else _integer(option, value, 0, MAX_THRESHOLD, f"0 to {MAX_THRESHOLD} (0 = no limit)")
+def _threshold(params: t.Mapping[str, t.Any], field: Integer) -> int:
+    value = params.get(field.option)
+    return 0 if value is None else field.check(value)
 
 
 def real_server_from_params(params: t.Mapping[str, t.Any], service: Service) -> RealServer:
@@ -483,16 +483,16 @@ def real_server_from_params(params: t.Mapping[str, t.Any], service: Service) -> 
     address, family = _address("server", params["server"])
     forwarding = FORWARDING_ALIASES.get(params.get("forwarding") or "dr")
     if forwarding is None:
-        raise OptionError("forwarding", f"{params['forwarding']!r} is not valid; accepted: dr (route, gate), nat (masq), tunnel (ipip)")
+        raise OptionError("forwarding", f"{params['forwarding']!r} is not valid; accepted: {_FORWARDING_ACCEPTED}")
     if family != service.family and forwarding != "tunnel":
         raise OptionError("server", f"{address} is {family} but the service is {service.family}; accepted: an {service.family} address, "
                           "or forwarding tunnel")
     port = _server_port(params, service, forwarding)
     weight = params.get("weight")
-    weight = 1 if weight is None else _integer("weight", weight, 0, MAX_WEIGHT, f"0 to {MAX_WEIGHT} (0 takes no new connections)")
+    weight = 1 if weight is None else WEIGHT.check(weight)
     if params.get("state") == "drained":
         weight = 0
-    upper, lower = (_threshold(params, option) for option in ("upper_threshold", "lower_threshold"))
+    upper, lower = (_threshold(params, field) for field in (UPPER_THRESHOLD, LOWER_THRESHOLD))
     if lower > upper:
         # The kernel refuses it (ERANGE), also with upper 0 (no limit).
         raise OptionError("lower_threshold", f"{lower} is above upper_threshold {upper}; accepted: 0, or at most upper_threshold")

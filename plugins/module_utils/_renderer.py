@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import typing as t
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import COMMANDS, FAMILIES, FORWARDING, LOCAL, PROTOCOLS, SWITCH, TUNNEL_CHECKSUMS, switches
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     FULL_PREFIX,
     RealServer,
@@ -29,23 +30,17 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation
 
-_PROTOCOL_SWITCHES = {"tcp": "-t", "udp": "-u", "sctp": "--sctp-service"}
-# ipvsadm has no switch for "local" (the kernel's own choice); -S prints -g for it.
-_FORWARDING_SWITCHES = {"dr": "-g", "local": "-g", "nat": "-m", "tunnel": "-i"}
-_COMMANDS = {
-    "add_service": "-A",
-    "edit_service": "-E",
-    "delete_service": "-D",
-    "add_real_server": "-a",
-    "edit_real_server": "-e",
-    "delete_real_server": "-d",
-}
+_PROTOCOL_SWITCHES = switches(PROTOCOLS)
+_IPV6_SWITCH = switches(FAMILIES)["ipv6"]
+_FORWARDING_SWITCHES = switches(FORWARDING + (LOCAL,))
+_CHECKSUM_SWITCHES = switches(TUNNEL_CHECKSUMS)
+_COMMANDS = {name: spellings[0] for name, spellings in COMMANDS.items()}
 
 
 def service_switch(service: Service) -> str:
     """`-t 198.51.100.1:80`, `-u [2001:db8::1]:53`, `-f 8`, `-f 8 -6`."""
     if service.fwmark is not None:
-        return f"-f {service.fwmark}" + (" -6" if service.family == "ipv6" else "")
+        return f"{SWITCH['fwmark']} {service.fwmark}" + (f" {_IPV6_SWITCH}" if service.family == "ipv6" else "")
     return f"{_PROTOCOL_SWITCHES[t.cast(str, service.protocol)]} {render_address_port(t.cast(str, service.address), t.cast(int, service.port))}"
 
 
@@ -60,33 +55,33 @@ def _granularity(service: Service) -> t.Optional[str]:
 
 
 def service_options(service: Service) -> str:
-    words = ["-s", service.scheduler]
+    words = [SWITCH["scheduler"], service.scheduler]
     if service.persistence_timeout is not None:
-        words += ["-p", str(service.persistence_timeout)]
+        words += [SWITCH["persistence_timeout"], str(service.persistence_timeout)]
         granularity = _granularity(service)
         if granularity is not None:
-            words += ["-M", granularity]
+            words += [SWITCH["persistence_granularity"], granularity]
     if service.persistence_engine:
-        words += ["--pe", service.persistence_engine]
+        words += [SWITCH["persistence_engine"], service.persistence_engine]
     if service.scheduler_flags:
-        words += ["-b", ",".join(service.scheduler_flags)]
+        words += [SWITCH["scheduler_flags"], ",".join(service.scheduler_flags)]
     if service.one_packet:
-        words.append("-o")
+        words.append(SWITCH["one_packet"])
     return " ".join(words)
 
 
 def real_server_options(real_server: RealServer) -> str:
-    words = [_FORWARDING_SWITCHES.get(real_server.forwarding, "-g"), "-w", str(real_server.weight)]
+    words = [_FORWARDING_SWITCHES.get(real_server.forwarding, LOCAL.switches[0]), SWITCH["weight"], str(real_server.weight)]
     if real_server.forwarding == "tunnel" and real_server.tunnel_type is not None:
-        words += ["--tun-type", real_server.tunnel_type]
+        words += [SWITCH["tunnel_type"], real_server.tunnel_type]
         if real_server.tunnel_port is not None:
-            words += ["--tun-port", str(real_server.tunnel_port)]
+            words += [SWITCH["tunnel_port"], str(real_server.tunnel_port)]
         if real_server.tunnel_checksum is not None:
-            words.append(f"--tun-{real_server.tunnel_checksum}")
+            words.append(_CHECKSUM_SWITCHES[real_server.tunnel_checksum])
     if real_server.upper_threshold:
-        words += ["-x", str(real_server.upper_threshold)]
+        words += [SWITCH["upper_threshold"], str(real_server.upper_threshold)]
     if real_server.lower_threshold:
-        words += ["-y", str(real_server.lower_threshold)]
+        words += [SWITCH["lower_threshold"], str(real_server.lower_threshold)]
     return " ".join(words)
 
 
@@ -97,7 +92,7 @@ def render(operation: Operation) -> str:
         if operation.action != "delete_service":
             words.append(service_options(operation.service))
         return " ".join(words)
-    words += ["-r", render_address_port(*operation.real_server.key)]
+    words += [SWITCH["server"], render_address_port(*operation.real_server.key)]
     if operation.action != "delete_real_server":
         words.append(real_server_options(operation.real_server))
     return " ".join(words)
@@ -108,7 +103,8 @@ def render_service_table(services: t.Iterable[t.Tuple[Service, t.Iterable[RealSe
     lines: t.List[str] = []
     for service, servers in sorted(services, key=lambda entry: service_sort_key(entry[0])):
         switch = service_switch(service)
-        lines.append(f"-A {switch} {service_options(service)}")
+        lines.append(f"{_COMMANDS['add_service']} {switch} {service_options(service)}")
+        add_to_service = f"{_COMMANDS['add_real_server']} {switch} {SWITCH['server']}"
         for real_server in sorted(servers, key=real_server_sort_key):
-            lines.append(f"-a {switch} -r {render_address_port(*real_server.key)} {real_server_options(real_server)}")
+            lines.append(f"{add_to_service} {render_address_port(*real_server.key)} {real_server_options(real_server)}")
     return lines

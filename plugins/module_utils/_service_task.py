@@ -17,6 +17,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.ipvs.plugins.module_utils import _check_mode
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit_table, read_table, real_server_result, run, service_result
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import in_range
 from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import Kernel, session as ipvs_session
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     RealServer,
@@ -101,9 +102,9 @@ def run_real_server(module: AnsibleModule) -> None:
         wanted = real_server_from_params(params, service)
         if params["wait_drained"] and params["state"] != "drained":
             raise OptionError("wait_drained", f"applies only to state=drained, not {params['state']}; accepted: true with state=drained, else false")
-        if params["drain_timeout"] < 0 or not 0.1 <= params["drain_poll_interval"] <= 3600:
-            option = "drain_timeout" if params["drain_timeout"] < 0 else "drain_poll_interval"
-            raise OptionError(option, f"{params[option]} is out of range; accepted: drain_timeout 0 or more seconds, drain_poll_interval 0.1 to 3600")
+        accepted = "drain_timeout 0 or more seconds, drain_poll_interval 0.1 to 3600"
+        in_range("drain_timeout", params["drain_timeout"], 0, None, accepted)
+        in_range("drain_poll_interval", params["drain_poll_interval"], 0.1, 3600.0, accepted)
 
         def work(kernel: Kernel) -> Result:
             assumed: t.Set[t.Tuple[t.Any, ...]] = set()

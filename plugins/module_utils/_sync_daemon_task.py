@@ -24,40 +24,24 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lvs.ipvs.plugins.module_utils import _check_mode
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit, lines, run, undo_each
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import (
+    DEFAULT_GROUP,
+    DEFAULT_SYNC_PORT,
+    DEFAULT_TTL,
+    SYNC_ID,
+    SYNC_PORT,
+    SYNC_ROLES,
+    SYNC_STATES,
+    TTL,
+    in_range,
+)
 from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import Kernel, interface_exists
 from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon import DaemonOperation, SyncDaemon, plan_daemon
 
-ROLES = ("master", "backup")
-STATES = ("started", "stopped")
-DEFAULT_GROUP = "224.0.0.81"
-DEFAULT_PORT = 8848
-DEFAULT_TTL = 1
-MAX_SYNC_ID = 255  # the sync message carries the id in one byte
 IFNAME_MAX = 15  # IFNAMSIZ - 1
 # The kernel clamps max_length to [1 (master) or 1024 (backup), 65535 - IP and UDP headers]; within it, it keeps the value.
 MIN_LENGTH = {"master": 1, "backup": 1024}
 HEADERS = {4: 20 + 8, 6: 40 + 8}
-
-
-def sync_daemon_spec() -> t.Dict[str, t.Any]:
-    """The argument spec (netns added by the module)."""
-    return {
-        "role": {"type": "str", "required": True, "choices": list(ROLES)},
-        "state": {"type": "str", "default": "started", "choices": list(STATES)},
-        "interface": {"type": "str"},
-        "sync_id": {"type": "int", "default": 0},
-        "max_length": {"type": "int"},
-        "group": {"type": "str", "default": DEFAULT_GROUP},
-        "port": {"type": "int", "default": DEFAULT_PORT},
-        "ttl": {"type": "int", "default": DEFAULT_TTL},
-        "netns": {"type": "str"},
-    }
-
-
-def _int_in(name: str, value: t.Any, low: int, high: int, accepted: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise OptionError(name, f"{value!r} is out of range; accepted: {accepted}")
-    return value
 
 
 def normal_group(value: t.Any) -> str:
@@ -75,10 +59,10 @@ def wanted_daemon(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     """The daemon the task asks for, validated, in option names: {"role", "state"} for stopped,
     every option but an unset max_length for started."""
     role = params.get("role")
-    if role not in ROLES:
+    if role not in SYNC_ROLES:
         raise OptionError("role", f"{role!r} is not a role; accepted: master, backup")
     state = params.get("state") or "started"
-    if state not in STATES:
+    if state not in SYNC_STATES:
         raise OptionError("state", f"{state!r} is not a state; accepted: started, stopped")
     if state == "stopped":
         return {"role": role, "state": "stopped"}
@@ -93,16 +77,16 @@ def wanted_daemon(params: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         "role": role,
         "state": "started",
         "interface": interface,
-        "sync_id": _int_in("sync_id", params.get("sync_id", 0), 0, MAX_SYNC_ID, f"0 to {MAX_SYNC_ID} (0 on a backup accepts every sync id)"),
+        "sync_id": SYNC_ID.check(params.get("sync_id", 0)),
         "group": group,
-        "port": _int_in("port", params.get("port", DEFAULT_PORT), 1, 65535, "1 to 65535"),
-        "ttl": _int_in("ttl", params.get("ttl", DEFAULT_TTL), 1, 255, "1 to 255"),
+        "port": SYNC_PORT.check(params.get("port", DEFAULT_SYNC_PORT)),
+        "ttl": TTL.check(params.get("ttl", DEFAULT_TTL)),
     }
     max_length = params.get("max_length")
     if max_length is not None:
         low, high = MIN_LENGTH[role], 65535 - HEADERS[version]
-        wanted["max_length"] = _int_in("max_length", max_length, low, high,
-                                       f"{low} to {high} for a {role} with an IPv{version} group (the kernel would change other values)")
+        wanted["max_length"] = in_range("max_length", max_length, low, high,
+                                        f"{low} to {high} for a {role} with an IPv{version} group (the kernel would change other values)")
     return wanted
 
 

@@ -30,10 +30,10 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import table_service_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit, diff_of, read_table, run, undo_table
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import MAX_FWMARK, in_range
 from ansible_collections.lvs.ipvs.plugins.module_utils._ipvsadm_parser import parse_with_lines
 from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import Kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
-    MAX_FWMARK,
     RealServer,
     Service,
     real_server_from_params,
@@ -273,8 +273,7 @@ class Scope:
         for name, low, high in (("ports", 0, 65535), ("fwmarks", 1, MAX_FWMARK)):
             if name in given:
                 for position, value in enumerate(given[name]):
-                    if not low <= value <= high:
-                        raise OptionError(f"{where}.{name}[{position}]", f"{value} is out of range; accepted: {low} to {high}")
+                    in_range(f"{where}.{name}[{position}]", value, low, high)
                 result[name] = frozenset(given[name])
         for name in ("protocols", "families"):
             if name in given:

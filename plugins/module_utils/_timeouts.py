@@ -13,8 +13,6 @@ import dataclasses
 import typing as t
 
 NAMES = ("tcp", "tcpfin", "udp")
-# The kernel refuses more than INT_MAX / HZ seconds; HZ is 250 on Debian, up to 1000 elsewhere.
-MAX_TIMEOUT = 2147483
 
 
 @dataclasses.dataclass(frozen=True)

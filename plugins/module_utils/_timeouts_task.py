@@ -15,8 +15,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit, lines, run, undo_each
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import MAX_TIMEOUT, TIMEOUT_ACCEPTED, in_range
 from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import Kernel
-from ansible_collections.lvs.ipvs.plugins.module_utils._timeouts import MAX_TIMEOUT, NAMES, Timeouts, plan_timeouts
+from ansible_collections.lvs.ipvs.plugins.module_utils._timeouts import NAMES, Timeouts, plan_timeouts
 
 
 def wanted_timeouts(params: t.Mapping[str, t.Any]) -> Timeouts:
@@ -26,9 +27,7 @@ def wanted_timeouts(params: t.Mapping[str, t.Any]) -> Timeouts:
         value = params.get(name)
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TIMEOUT:
-            raise OptionError(name, f"{value!r} is out of range; accepted: 1 to {MAX_TIMEOUT} seconds, or leave it unset to keep the current value")
-        wanted[name] = value
+        wanted[name] = in_range(name, value, 1, MAX_TIMEOUT, TIMEOUT_ACCEPTED)
     return Timeouts(**wanted)
 
 

@@ -289,13 +289,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._check_mode import assume
-from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import (
-    ARGUMENT_SPEC,
-    MUTUALLY_EXCLUSIVE,
-    BackendError,
-    request_from_params,
-    run,
-)
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import fwmark_rule_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import BackendError, request_from_params, run
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark_iptables import IptablesBackend
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark_nft import NftBackend, open_interface
 
@@ -343,7 +338,7 @@ def execute(params: t.Mapping[str, t.Any], runner: t.Callable[..., t.Tuple[int, 
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE, supports_check_mode=True)
+    module = AnsibleModule(supports_check_mode=True, **fwmark_rule_spec())
 
     def runner(args: t.List[str], data: t.Optional[str] = None) -> t.Tuple[int, str, str]:
         return module.run_command(args, data=data, environ_update={"LC_ALL": "C", "LANG": "C"})

@@ -109,12 +109,12 @@ sync_daemons:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import info_module_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import ipvs_info_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._info_task import run_info
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=info_module_spec(), supports_check_mode=True)
+    module = AnsibleModule(supports_check_mode=True, **ipvs_info_spec())
     run_info(module)
 
 

@@ -181,12 +181,12 @@ real_server:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import real_server_module_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import ipvs_real_server_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._service_task import run_real_server
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=real_server_module_spec(), supports_check_mode=True)
+    module = AnsibleModule(supports_check_mode=True, **ipvs_real_server_spec())
     run_real_server(module)
 
 

@@ -25,46 +25,10 @@ extends_documentation_fragment:
   - lvs.ipvs._attributes.ALL
   - lvs.ipvs._refusal
   - lvs.ipvs._service.KEY
+  - lvs.ipvs._service.SERVICE
+  - lvs.ipvs._service.REAL_SERVERS
   - lvs.ipvs._netns
 options:
-  scheduler:
-    description:
-      - Scheduling algorithm (C(ipvsadm -s)). The kernel loads its module on first use.
-      - V(twos) exists only on kernels 6.3 and newer.
-    type: str
-    default: wlc
-    choices: [rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, twos]
-  scheduler_flags:
-    description:
-      - Scheduler flags (C(ipvsadm -b)). V(sh-fallback) and V(sh-port) are for O(scheduler=sh), V(mh-fallback) and V(mh-port)
-        for O(scheduler=mh); V(flag-1), V(flag-2), V(flag-3) are the raw bits for other schedulers.
-    type: list
-    elements: str
-    choices: [sh-fallback, sh-port, mh-fallback, mh-port, flag-1, flag-2, flag-3]
-    default: []
-  persistence_timeout:
-    description:
-      - Makes the service persistent (C(ipvsadm -p)); for this many seconds after its last connection, a client keeps going to the
-        same real server. 1 to 2678400 (31 days). C(ipvsadm -p) without a value means 360.
-      - Unset means not persistent.
-    type: int
-  persistence_granularity:
-    description:
-      - Which clients share one persistence template (C(ipvsadm -M)). For IPv4 a netmask such as V(255.255.255.0) or a prefix
-        length such as V(24) (the default is one client address, V(255.255.255.255)); for IPv6 a prefix length 1 to 128
-        (default 128).
-      - Needs O(persistence_timeout).
-    type: str
-  persistence_engine:
-    description:
-      - Persistence engine (C(ipvsadm --pe)). V(sip) pins SIP calls by Call-ID. Needs O(persistence_timeout).
-    type: str
-    choices: [sip]
-  one_packet:
-    description:
-      - One-packet scheduling (C(ipvsadm -o)), every packet is scheduled on its own. Only for UDP and fwmark services.
-    type: bool
-    default: false
   state:
     description:
       - V(present) creates the service or edits it in place; V(absent) removes it with its real servers.
@@ -77,47 +41,6 @@ options:
       - Each entry takes the options of M(lvs.ipvs.ipvs_real_server) that describe a real server.
     type: list
     elements: dict
-    suboptions:
-      server:
-        description: Address of the real server.
-        type: str
-        required: true
-      server_port:
-        description: Port on the real server. Defaults to the service port (as C(ipvsadm)); DR and tunnel forwarding always use it.
-        type: int
-      forwarding:
-        description: Forwarding method. V(dr) (direct routing, C(-g)), V(nat) (masquerading, C(-m)), V(tunnel) (C(-i)).
-        type: str
-        choices: [dr, route, gate, nat, masq, tunnel, ipip]
-        default: dr
-      weight:
-        description: Weight, 0 to 65535. 0 takes no new connections (quiescent).
-        type: int
-        default: 1
-      upper_threshold:
-        description: Upper connection threshold (C(-x)); 0 means no limit.
-        type: int
-        default: 0
-      lower_threshold:
-        description: Lower connection threshold (C(-y)); 0 means no limit.
-        type: int
-        default: 0
-      tunnel_type:
-        description: Tunnel encapsulation for O(real_servers[].forwarding=tunnel).
-        type: str
-        choices: [ipip, gue, gre]
-      tunnel_port:
-        description: Destination port of GUE encapsulation; required with O(real_servers[].tunnel_type=gue).
-        type: int
-      tunnel_checksum:
-        description: Checksum mode of GUE and GRE tunnels.
-        type: str
-        choices: [nocsum, csum, remcsum]
-      state:
-        description: V(present), V(absent), or V(drained) (present with weight 0).
-        type: str
-        choices: [present, absent, drained]
-        default: present
   purge_real_servers:
     description:
       - Remove real servers of this service that O(real_servers) does not list.
@@ -198,12 +121,12 @@ real_servers:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import service_module_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import ipvs_service_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._service_task import run_service
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=service_module_spec(), supports_check_mode=True)
+    module = AnsibleModule(supports_check_mode=True, **ipvs_service_spec())
     run_service(module)
 
 

@@ -145,11 +145,12 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon_task import run_sync_daemon, sync_daemon_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import ipvs_sync_daemon_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon_task import run_sync_daemon
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=sync_daemon_spec(), required_if=[("state", "started", ("interface",))], supports_check_mode=True)
+    module = AnsibleModule(supports_check_mode=True, **ipvs_sync_daemon_spec())
     run_sync_daemon(module)
 
 

@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - lvs.ipvs._attributes.ALL
   - lvs.ipvs._refusal
   - lvs.ipvs._netns
+  - lvs.ipvs._service.TABLE_CONFIG
 options:
   config:
     description:
@@ -39,115 +40,6 @@ options:
         in O(restrict) (the whole table without O(restrict)).
     type: list
     elements: dict
-    suboptions:
-      protocol:
-        description:
-          - Protocol of a virtual service named by O(config[].address) and O(config[].port) (C(ipvsadm -t), C(-u), C(--sctp-service)).
-          - Give either O(config[].protocol), O(config[].address) and O(config[].port), or O(config[].fwmark).
-        type: str
-        choices: [tcp, udp, sctp]
-      address:
-        description:
-          - The virtual IP address (VIP), IPv4 or IPv6.
-        type: str
-      port:
-        description:
-          - The virtual port. V(0) means every port of the VIP and is accepted only for a persistent service (PCC).
-        type: int
-      fwmark:
-        description:
-          - Firewall mark of a fwmark virtual service (C(ipvsadm -f)), 1 to 4294967295.
-          - Mutually exclusive with O(config[].protocol), O(config[].address) and O(config[].port).
-        type: int
-      family:
-        description:
-          - Address family of a fwmark service (C(ipvsadm -6) for V(ipv6)).
-          - For a service named by O(config[].address), the family follows from the address; a conflicting value is an error.
-        type: str
-        choices: [ipv4, ipv6]
-      scheduler:
-        description:
-          - Scheduling algorithm (C(ipvsadm -s)). The kernel loads its module on first use.
-          - V(twos) exists only on kernels 6.3 and newer.
-        type: str
-        default: wlc
-        choices: [rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, twos]
-      scheduler_flags:
-        description:
-          - Scheduler flags (C(ipvsadm -b)). V(sh-fallback) and V(sh-port) are for V(sh), V(mh-fallback) and V(mh-port) for V(mh);
-            V(flag-1), V(flag-2), V(flag-3) are the raw bits for other schedulers.
-        type: list
-        elements: str
-        choices: [sh-fallback, sh-port, mh-fallback, mh-port, flag-1, flag-2, flag-3]
-        default: []
-      persistence_timeout:
-        description:
-          - Makes the service persistent (C(ipvsadm -p)), 1 to 2678400 seconds. Unset means not persistent.
-        type: int
-      persistence_granularity:
-        description:
-          - Which clients share one persistence template (C(ipvsadm -M)); for IPv4 a netmask such as V(255.255.255.0) or a prefix
-            length, for IPv6 a prefix length 1 to 128. Needs O(config[].persistence_timeout).
-        type: str
-      persistence_engine:
-        description:
-          - Persistence engine (C(ipvsadm --pe)). Needs O(config[].persistence_timeout).
-        type: str
-        choices: [sip]
-      one_packet:
-        description:
-          - One-packet scheduling (C(ipvsadm -o)). Only for UDP and fwmark services.
-        type: bool
-        default: false
-      real_servers:
-        description:
-          - The real servers of this service, with the options of M(lvs.ipvs.ipvs_real_server).
-          - With O(state=merged), unset leaves the pool alone, and real servers not listed stay; list one with
-            O(config[].real_servers[].state=absent) to remove it.
-          - With O(state=replaced) and O(state=overridden), the pool is exactly this list (unset means no real servers).
-        type: list
-        elements: dict
-        suboptions:
-          server:
-            description: Address of the real server.
-            type: str
-            required: true
-          server_port:
-            description: Port on the real server. Defaults to the service port (as C(ipvsadm)); DR and tunnel forwarding always use it.
-            type: int
-          forwarding:
-            description: Forwarding method. V(dr) (direct routing, C(-g)), V(nat) (masquerading, C(-m)), V(tunnel) (C(-i)).
-            type: str
-            choices: [dr, route, gate, nat, masq, tunnel, ipip]
-            default: dr
-          weight:
-            description: Weight, 0 to 65535. 0 takes no new connections (quiescent).
-            type: int
-            default: 1
-          upper_threshold:
-            description: Upper connection threshold (C(-x)); 0 means no limit.
-            type: int
-            default: 0
-          lower_threshold:
-            description: Lower connection threshold (C(-y)); 0 means no limit.
-            type: int
-            default: 0
-          tunnel_type:
-            description: Tunnel encapsulation for O(config[].real_servers[].forwarding=tunnel).
-            type: str
-            choices: [ipip, gue, gre]
-          tunnel_port:
-            description: Destination port of GUE encapsulation; required with O(config[].real_servers[].tunnel_type=gue).
-            type: int
-          tunnel_checksum:
-            description: Checksum mode of GUE and GRE tunnels.
-            type: str
-            choices: [nocsum, csum, remcsum]
-          state:
-            description: V(present), V(absent), or V(drained) (present with weight 0).
-            type: str
-            choices: [present, absent, drained]
-            default: present
   state:
     description:
       - V(merged) adds the services of O(config) and edits them in place; their real servers are added or edited, and real servers
@@ -345,23 +237,12 @@ parsed:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import table_module_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import ipvs_table_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._table_task import run_table
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=table_module_spec(),
-        supports_check_mode=True,
-        required_if=[
-            ("state", "merged", ["config"]),
-            ("state", "replaced", ["config"]),
-            ("state", "overridden", ["config"]),
-            ("state", "rendered", ["config"]),
-            ("state", "parsed", ["running_config"]),
-        ],
-        mutually_exclusive=[("config", "running_config")],
-    )
+    module = AnsibleModule(supports_check_mode=True, **ipvs_table_spec())
     run_table(module)
 
 

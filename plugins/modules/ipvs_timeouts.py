@@ -63,12 +63,12 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import timeouts_module_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import ipvs_timeouts_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._timeouts_task import run_timeouts
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=timeouts_module_spec(), supports_check_mode=True)
+    module = AnsibleModule(supports_check_mode=True, **ipvs_timeouts_spec())
     run_timeouts(module)
 
 

@@ -139,13 +139,13 @@ def ansible_floor(args: dict) -> float:
     """What AnsibleModule alone costs for these arguments: load and validate them, then exit_json (invocation echo included)."""
     from ansible.module_utils.basic import AnsibleModule  # pylint: disable=import-outside-toplevel
 
-    from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import table_module_spec  # pylint: disable=import-outside-toplevel
+    from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import ipvs_table_spec  # pylint: disable=import-outside-toplevel
 
     out = io.StringIO()
     with patch_module_args(dict(args, _ansible_check_mode=False, _ansible_diff=False)), contextlib.redirect_stdout(out):
         started = time.perf_counter()
         try:
-            AnsibleModule(argument_spec=table_module_spec(), supports_check_mode=True).exit_json(changed=False)
+            AnsibleModule(supports_check_mode=True, **ipvs_table_spec()).exit_json(changed=False)
         except SystemExit:
             pass
         return time.perf_counter() - started

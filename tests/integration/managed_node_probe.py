@@ -73,7 +73,7 @@ def import_everything() -> t.List[str]:
 
 def pure_logic() -> t.List[str]:
     """Validation, model, planner and renderer, through the modules' own main() where they can run without a kernel."""
-    from ansible_collections.lvs.ipvs.plugins.module_utils import _fwmark, _model, _planner, _renderer  # pylint: disable=import-outside-toplevel
+    from ansible_collections.lvs.ipvs.plugins.module_utils import _argspec, _fwmark, _model, _planner, _renderer  # pylint: disable=import-outside-toplevel
 
     checks = []
     service = _model.service_from_params({"protocol": "tcp", "address": "198.51.100.1", "port": 80, "scheduler": "rr",
@@ -104,12 +104,13 @@ def pure_logic() -> t.List[str]:
         assert "Traceback" not in json.dumps(result), result
     checks.append("argument validation")
 
-    request = _fwmark.request_from_params(dict({key: None for key in _fwmark.ARGUMENT_SPEC}, name="shop", mark=8, destination="198.51.100.1",
+    fwmark_options = _argspec.fwmark_rule_spec()["argument_spec"]
+    request = _fwmark.request_from_params(dict({key: None for key in fwmark_options}, name="shop", mark=8, destination="198.51.100.1",
                                                protocol="tcp", ports=[80, 443], state="present", purge=False, backend="auto",
                                                table="lvs_ipvs", local=False))
     assert request.rules[0].match.mark == 8
     try:
-        _fwmark.request_from_params(dict({key: None for key in _fwmark.ARGUMENT_SPEC}, mark=8, destination="198.51.100.1", protocol="tcp",
+        _fwmark.request_from_params(dict({key: None for key in fwmark_options}, mark=8, destination="198.51.100.1", protocol="tcp",
                                          ports=["90-80"], state="present", purge=False, backend="auto", table="lvs_ipvs", local=False))
     except _fwmark.OptionError as exc:
         assert exc.option == "ports", exc

@@ -33,7 +33,7 @@ from ansible.module_utils.testing import patch_module_args
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _argspec, _engine, _fwmark, _kernel, _service_task
+from ansible_collections.lvs.ipvs.plugins.module_utils import _argspec, _engine, _kernel, _service_task
 
 # Every address a strategy makes is in these documentation ranges (RFC 5737, RFC 3849).
 DOC_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
@@ -257,11 +257,11 @@ STRATEGIES = {
     "ipvs_timeouts": timeouts_args,
 }
 SPECS = {
-    "ipvs_service": _argspec.service_module_spec(),
-    "ipvs_real_server": _argspec.real_server_module_spec(),
-    "ipvs_table": dict(_argspec.table_module_spec(), **_argspec.table_service_spec(), **_argspec.restrict_spec()),
-    "fwmark_rule": _fwmark.ARGUMENT_SPEC,
-    "ipvs_timeouts": _argspec.timeouts_module_spec(),
+    "ipvs_service": _argspec.ipvs_service_spec()["argument_spec"],
+    "ipvs_real_server": _argspec.ipvs_real_server_spec()["argument_spec"],
+    "ipvs_table": dict(_argspec.ipvs_table_spec()["argument_spec"], **_argspec.table_service_spec(), **_argspec.restrict_spec()),
+    "fwmark_rule": _argspec.fwmark_rule_spec()["argument_spec"],
+    "ipvs_timeouts": _argspec.ipvs_timeouts_spec()["argument_spec"],
 }
 
 

@@ -15,10 +15,9 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import fwmark_rule_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import (
-    ARGUMENT_SPEC,
     MAX_NAME,
-    MUTUALLY_EXCLUSIVE,
     OUTPUT,
     PREROUTING,
     Entry,
@@ -50,14 +49,14 @@ def with_(**changes: t.Any) -> dict[str, t.Any]:
 
 def validated(**options: t.Any) -> dict[str, t.Any]:
     """Parameters as AnsibleModule hands them over: the real argument spec validator, conversions and defaults applied."""
-    result = ArgumentSpecValidator(ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE).validate(options)
+    result = ArgumentSpecValidator(**fwmark_rule_spec()).validate(options)
     assert not result.error_messages, result.error_messages
     return result.validated_parameters
 
 
 def raw(**options: t.Any) -> dict[str, t.Any]:
     """Parameters that the argument spec would already refuse, to test our own validation in depth."""
-    params: dict[str, t.Any] = dict.fromkeys(ARGUMENT_SPEC)
+    params: dict[str, t.Any] = dict.fromkeys(fwmark_rule_spec()["argument_spec"])
     params.update(protocol="tcp", local=False, purge=False, state="present", backend="auto", table="lvs_ipvs")
     params.update(options)
     return params
@@ -136,7 +135,7 @@ def test_bad_input_names_the_option(params: dict[str, t.Any], option: str, words
     ],
 )
 def test_argument_spec_refuses_before_us(options: dict[str, t.Any], fragment: str) -> None:
-    result = ArgumentSpecValidator(ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE).validate(options)
+    result = ArgumentSpecValidator(**fwmark_rule_spec()).validate(options)
     assert result.error_messages and fragment in " ".join(result.error_messages)
 
 

@@ -13,7 +13,7 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _conntable
+from ansible_collections.lvs.ipvs.plugins.module_utils import _conntable, _ipvs_client, _netns
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import real_server_from_kernel, service_from_kernel, service_sort_key
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import (
     NewTable,
@@ -28,7 +28,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon_task import 
 _COUNTS = {"active_conns": "active_connections", "inact_conns": "inactive_connections", "persist_conns": "persistent_connections"}
 
 
-def _services(ipvs: _codec.IpvsNetlink) -> t.List[t.Dict[str, t.Any]]:
+def _services(ipvs: _ipvs_client.IpvsClient) -> t.List[t.Dict[str, t.Any]]:
     entries = []
     for kernel_service in ipvs.services():
         service = service_from_kernel(kernel_service)
@@ -64,7 +64,7 @@ def run_info(module: AnsibleModule) -> None:
         if module.params["connections"] and isinstance(ipvs, NewTable):
             result["connections"], result["templates"] = [], []
         elif module.params["connections"]:
-            with _codec.in_netns(netns):
+            with _netns.in_netns(netns):
                 entries = _conntable.read("/proc/thread-self/net/ip_vs_conn")
             result["connections"], result["templates"] = _conntable.split_templates(entries)
         return result

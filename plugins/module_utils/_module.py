@@ -23,7 +23,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
-from ansible_collections.lvs.ipvs.plugins.module_utils import _check_mode, _codec, _wire
+from ansible_collections.lvs.ipvs.plugins.module_utils import _check_mode, _errors, _ipvs_client, _ipvs_codec, _netlink_socket, _pyroute2
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     RealServer,
     Service,
@@ -33,7 +33,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     service_sort_key,
     service_to_kernel,
 )
-from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import (
+from ansible_collections.lvs.ipvs.plugins.module_utils._ipvs_schema import (
     IPVS_CMD_DEL_DEST,
     IPVS_CMD_DEL_SERVICE,
     IPVS_CMD_NEW_DEST,
@@ -53,15 +53,15 @@ def fail_on_errors(module: AnsibleModule, action: t.Callable[[], t.Dict[str, t.A
         module.fail_json(msg=str(exc), option=exc.option)
     except TaskError as exc:
         module.fail_json(msg=str(exc), **exc.result)
-    except _codec.IpvsError as exc:
+    except _errors.IpvsError as exc:
         module.fail_json(msg=str(exc))
 
 
 def require_pyroute2(module: AnsibleModule) -> None:
     """Fail with the pyroute2 message, unless pyroute2 is usable or check mode can do without it (see ipvs_session)."""
-    if _codec.PYROUTE2_IMPORT_ERROR is not None and not (module.check_mode and not ip_vs_loaded()):
-        module.fail_json(msg=_codec.pyroute2_missing_message(), exception=_codec.PYROUTE2_IMPORT_ERROR_TRACEBACK,
-                         pyroute2_version=_codec.PYROUTE2_VERSION)
+    if _pyroute2.PYROUTE2_IMPORT_ERROR is not None and not (module.check_mode and not ip_vs_loaded()):
+        module.fail_json(msg=_pyroute2.pyroute2_missing_message(), exception=_pyroute2.PYROUTE2_IMPORT_ERROR_TRACEBACK,
+                         pyroute2_version=_pyroute2.PYROUTE2_VERSION)
 
 
 # ------------------------------------------------------------------ check mode: what earlier tasks would create
@@ -88,7 +88,7 @@ class NewTable:
     """Stands in for IpvsNetlink in check mode where there is no table yet: it reads what a new one holds (no services,
     no real servers, no sync daemons, the default timeouts). It has no way to change anything."""
 
-    batch_size = _codec.DEFAULT_BATCH_SIZE
+    batch_size = _netlink_socket.DEFAULT_BATCH_SIZE
 
     def services(self, stats: bool = True) -> t.List[t.Dict[str, t.Any]]:  # pylint: disable=unused-argument
         return []
@@ -110,29 +110,29 @@ class NewTable:
 
 
 @contextlib.contextmanager
-def ipvs_session(netns: t.Optional[str], module: t.Optional[AnsibleModule] = None) -> t.Iterator[_codec.IpvsNetlink]:
+def ipvs_session(netns: t.Optional[str], module: t.Optional[AnsibleModule] = None) -> t.Iterator[_ipvs_client.IpvsClient]:
     """The IPVS table of `netns`. With `module` in check mode, a namespace that does not exist, an ip_vs that cannot load,
     or (where ip_vs is not loaded) a missing pyroute2 give a NewTable and a warning instead of an error."""
     check = module is not None and module.check_mode
     missing: t.Optional[str] = None
     verb = "creates"
-    ipvs: t.Optional[_codec.IpvsNetlink] = None
-    if check and _codec.PYROUTE2_IMPORT_ERROR is not None:
-        missing, verb = f"{_codec.pyroute2_missing_message()}. ip_vs is not loaded, so the IPVS table is empty", "installs"
+    ipvs: t.Optional[_ipvs_client.IpvsClient] = None
+    if check and _pyroute2.PYROUTE2_IMPORT_ERROR is not None:
+        missing, verb = f"{_pyroute2.pyroute2_missing_message()}. ip_vs is not loaded, so the IPVS table is empty", "installs"
     else:
         try:
-            ipvs = _codec.IpvsNetlink(netns=netns)
-        except _codec.IpvsNamespaceMissing as exc:
+            ipvs = _ipvs_client.IpvsClient(netns=netns)
+        except _errors.IpvsNamespaceMissing as exc:
             if not check:
                 raise
             missing = f"{exc} (a new namespace's IPVS table is empty)"
-        except _codec.IpvsUnavailable as exc:
+        except _errors.IpvsUnavailable as exc:
             if not check:
                 raise
             missing, verb = f"{exc} (without it the IPVS table is empty)", "loads"
     if ipvs is None:
         assume_in_check_mode(t.cast(AnsibleModule, module), t.cast(str, missing), verb)
-        yield t.cast(_codec.IpvsNetlink, NewTable())
+        yield t.cast(_ipvs_client.IpvsClient, NewTable())
         return
     with ipvs:
         yield ipvs
@@ -140,7 +140,7 @@ def ipvs_session(netns: t.Optional[str], module: t.Optional[AnsibleModule] = Non
 
 # ------------------------------------------------------------------ reading the kernel once
 
-def read_table(ipvs: _codec.IpvsNetlink, keys: t.Optional[t.Collection[t.Tuple[t.Any, ...]]] = None) -> Table:
+def read_table(ipvs: _ipvs_client.IpvsClient, keys: t.Optional[t.Collection[t.Tuple[t.Any, ...]]] = None) -> Table:
     """One service dump, then one real-server dump per service of interest (`keys`; all when None)."""
     entries = []
     for kernel_service in ipvs.services():
@@ -176,14 +176,14 @@ _OPERATION_CMDS = {
 }
 
 
-def operation_request(operation: Operation, nests: t.Optional[t.Dict[t.Any, bytes]] = None) -> _wire.PackedRequest:
+def operation_request(operation: Operation, nests: t.Optional[t.Dict[t.Any, bytes]] = None) -> _ipvs_codec.PackedRequest:
     """The netlink request of `operation`. `nests` caches the packed nests by object for one plan (a plan reuses
     its service and real server objects: a pool's operations share the service, pools share real servers)."""
     cmd = _OPERATION_CMDS[operation.action]
     if operation.real_server is None:
         if operation.action == "delete_service":
-            return _wire.PackedRequest(cmd, _wire.service_nest(service_to_kernel(t.cast(Service, operation.before or operation.service)), full=False))
-        return _wire.PackedRequest(cmd, _wire.service_nest(service_to_kernel(operation.service), full=True))
+            return _ipvs_codec.PackedRequest(cmd, _ipvs_codec.service_nest(service_to_kernel(t.cast(Service, operation.before or operation.service)), full=False))
+        return _ipvs_codec.PackedRequest(cmd, _ipvs_codec.service_nest(service_to_kernel(operation.service), full=True))
     cache = {} if nests is None else nests
     service, real_server = operation.service, operation.real_server
     full = operation.action != "delete_real_server"
@@ -191,14 +191,14 @@ def operation_request(operation: Operation, nests: t.Optional[t.Dict[t.Any, byte
     service_key, dest_key = ("service", id(service)), (full, id(real_server))
     service_bytes = cache.get(service_key)
     if service_bytes is None:
-        service_bytes = cache[service_key] = _wire.service_nest(service_to_kernel(service), full=False)
+        service_bytes = cache[service_key] = _ipvs_codec.service_nest(service_to_kernel(service), full=False)
     dest_bytes = cache.get(dest_key)
     if dest_bytes is None:
-        dest_bytes = cache[dest_key] = _wire.dest_nest(real_server_to_kernel(real_server, service), full=full)
-    return _wire.PackedRequest(cmd, service_bytes + dest_bytes)
+        dest_bytes = cache[dest_key] = _ipvs_codec.dest_nest(real_server_to_kernel(real_server, service), full=full)
+    return _ipvs_codec.PackedRequest(cmd, service_bytes + dest_bytes)
 
 
-def apply(ipvs: _codec.IpvsNetlink, operations: t.Sequence[Operation], have: t.Optional[Table] = None) -> None:
+def apply(ipvs: _ipvs_client.IpvsClient, operations: t.Sequence[Operation], have: t.Optional[Table] = None) -> None:
     """Send the plan in order, pipelined in batches; on a refusal say which operation and why, and undo what was done.
 
     The batch (ipvs.batch_size operations, one datagram) that holds the first refusal is the last
@@ -215,7 +215,7 @@ def apply(ipvs: _codec.IpvsNetlink, operations: t.Sequence[Operation], have: t.O
         batch = operations[start:start + size]
         try:
             results = ipvs.send_batch([operation_request(operation, nests) for operation in batch])
-        except _codec.IpvsError as exc:
+        except _errors.IpvsError as exc:
             # Not a refusal but a lost conversation (a timeout, an overrun receive buffer): this batch's outcome is unknown.
             raise TaskError(
                 f"{exc} while sending operations {start + 1} to {start + len(batch)} of {len(operations)}: the {start} before them were "
@@ -230,7 +230,7 @@ def apply(ipvs: _codec.IpvsNetlink, operations: t.Sequence[Operation], have: t.O
             raise _refusal(operations, start, results, size, rollback=_roll_back(ipvs, applied, have))
 
 
-def _roll_back(ipvs: _codec.IpvsNetlink, applied: t.Sequence[Operation], have: Table) -> t.Tuple[t.List[Operation], t.List[t.Dict[str, t.Any]]]:
+def _roll_back(ipvs: _ipvs_client.IpvsClient, applied: t.Sequence[Operation], have: Table) -> t.Tuple[t.List[Operation], t.List[t.Dict[str, t.Any]]]:
     """Undo `applied`, newest first; (the undoing operations, those the kernel refused as refusal dicts)."""
     undo = inverse(applied, have)
     size = max(1, ipvs.batch_size)
@@ -243,7 +243,7 @@ def _roll_back(ipvs: _codec.IpvsNetlink, applied: t.Sequence[Operation], have: T
     return undo, refused
 
 
-def _refusal(operations: t.Sequence[Operation], start: int, results: t.Sequence[t.Optional[_codec.IpvsKernelError]], size: int,
+def _refusal(operations: t.Sequence[Operation], start: int, results: t.Sequence[t.Optional[_errors.IpvsKernelError]], size: int,
              rollback: t.Optional[t.Tuple[t.List[Operation], t.List[t.Dict[str, t.Any]]]] = None) -> TaskError:
     """The TaskError for a batch (operations[start:start + len(results)]) in which the kernel refused something,
     and `rollback` (what _roll_back() returned) when the applied operations were undone."""
@@ -283,7 +283,7 @@ def _refusal(operations: t.Sequence[Operation], start: int, results: t.Sequence[
     )
 
 
-def explain_refusal(operation: Operation, exc: _codec.IpvsKernelError) -> str:
+def explain_refusal(operation: Operation, exc: _errors.IpvsKernelError) -> str:
     """The kernel's refusal in the words of the option that caused it, where that is clear."""
     if exc.errno == errno.ENOENT and operation.action in ("add_service", "edit_service"):
         service = operation.service
@@ -336,7 +336,7 @@ def diff_of(before: Table, after: Table, keys: t.Optional[t.Collection[t.Tuple[t
     return {"before": text(before), "after": text(after)}
 
 
-def plan_and_apply(module: AnsibleModule, ipvs: _codec.IpvsNetlink, have: Table, operations: t.List[Operation],
+def plan_and_apply(module: AnsibleModule, ipvs: _ipvs_client.IpvsClient, have: Table, operations: t.List[Operation],
                    keys: t.Optional[t.Collection[t.Tuple[t.Any, ...]]] = None,
                    assumed: t.Collection[t.Tuple[t.Any, ...]] = ()) -> t.Tuple[t.Dict[str, t.Any], Table]:
     """The common tail of the table-changing modules: apply unless check mode; changed, commands, diff.

@@ -23,7 +23,7 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
+from ansible_collections.lvs.ipvs.plugins.module_utils import _errors, _netns
 from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import assume_in_check_mode, fail_on_errors, ipvs_session, require_pyroute2
 
@@ -184,7 +184,7 @@ def kernel_request(daemon: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
     return request
 
 
-def explain(exc: _codec.IpvsKernelError, wanted: t.Mapping[str, t.Any], command: str) -> str:
+def explain(exc: _errors.IpvsKernelError, wanted: t.Mapping[str, t.Any], command: str) -> str:
     if exc.errno == errno.ENODEV:
         reason = f"interface {wanted.get('interface')!r} does not exist in this network namespace (option interface)"
     elif exc.errno == errno.EINVAL:
@@ -204,9 +204,9 @@ def daemon_diff(daemon: t.Mapping[str, t.Any]) -> str:
 def interface_exists(netns: t.Optional[str], name: str) -> bool:
     """Whether network interface `name` exists in `netns` (False when the namespace does not exist either)."""
     try:
-        with _codec.in_netns(netns):
+        with _netns.in_netns(netns):
             socket.if_nametoindex(name)
-    except (OSError, _codec.IpvsError):
+    except (OSError, _errors.IpvsError):
         return False
     return True
 
@@ -231,7 +231,7 @@ def run_sync_daemon(module: AnsibleModule) -> None:
                             ipvs.delete_daemon(role)
                         else:
                             ipvs.add_daemon(kernel_request(wanted))
-                    except _codec.IpvsKernelError as exc:
+                    except _errors.IpvsKernelError as exc:
                         raise TaskError(explain(exc, wanted, command), failed_command=command, errno=exc.errno, applied_commands=done,
                                         unsent_commands=commands[len(done) + 1:]) from None
                     done.append(command)

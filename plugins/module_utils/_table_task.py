@@ -29,7 +29,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _wire
+from ansible_collections.lvs.ipvs.plugins.module_utils import _errors, _ipvs_client, _ipvs_codec, _netlink_socket
 from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import table_service_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._ipvsadm_parser import parse_with_lines
 from ansible_collections.lvs.ipvs.plugins.module_utils._lock import table_lock
@@ -55,7 +55,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._module import (
     ipvs_session,
     require_pyroute2,
 )
-from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import IPVS_CMD_GET_DEST, IPVS_CMD_GET_SERVICE
+from ansible_collections.lvs.ipvs.plugins.module_utils._ipvs_schema import IPVS_CMD_GET_DEST, IPVS_CMD_GET_SERVICE
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, Table, make_table, plan_table, table_after
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render, render_service_table, service_switch
 
@@ -349,41 +349,41 @@ class KernelObjects:
     def seed(self, declared: t.Iterable[Declared]) -> None:
         for entry in declared:
             kernel = service_to_kernel(entry.service)
-            self.services.setdefault(tuple(kernel[key] for key in _wire.SERVICE_KEYS), entry.service)
+            self.services.setdefault(tuple(kernel[key] for key in _ipvs_codec.SERVICE_KEYS), entry.service)
             if entry.servers:
                 self._pools[entry.service.key] = entry.servers
 
     def _seed_pool(self, service: Service) -> None:
         for real_server in self._pools.pop(service.key, ()):
             dest = real_server_to_kernel(real_server, service)
-            raw_address = _wire.packed_address(dest["af"], dest["addr"])
-            self.real_servers.setdefault((dest["af"], raw_address, tuple(dest[key] for key in _wire.DEST_KEYS)), real_server)
+            raw_address = _ipvs_codec.packed_address(dest["af"], dest["addr"])
+            self.real_servers.setdefault((dest["af"], raw_address, tuple(dest[key] for key in _ipvs_codec.DEST_KEYS)), real_server)
 
     def service(self, data: bytes) -> Service:
-        values = _wire.service_values(data)
+        values = _ipvs_codec.service_values(data)
         service = self.services.get(values)
         if service is None:
-            service = self.services[values] = service_from_kernel(dict(zip(_wire.SERVICE_KEYS, values)))
+            service = self.services[values] = service_from_kernel(dict(zip(_ipvs_codec.SERVICE_KEYS, values)))
         return service
 
     def real_server(self, data: bytes, service: Service, service_af: int) -> RealServer:
         if self._pools:
             self._seed_pool(service)
-        values = _wire.dest_values(data, service_af)
+        values = _ipvs_codec.dest_values(data, service_af)
         real_server = self.real_servers.get(values)
         if real_server is None:
             af, raw_address, fields = values
-            entry = dict(zip(_wire.DEST_KEYS, fields), af=af, addr=_wire.address_text(af, raw_address))
+            entry = dict(zip(_ipvs_codec.DEST_KEYS, fields), af=af, addr=_ipvs_codec.address_text(af, raw_address))
             real_server = self.real_servers[values] = real_server_from_kernel(entry, service)
         return real_server
 
 
-def _dump(ipvs: _codec.IpvsNetlink, cmd: int, payload: bytes, what: str) -> t.List[_codec.RawMessage]:
+def _dump(ipvs: _ipvs_client.IpvsClient, cmd: int, payload: bytes, what: str) -> t.List[_netlink_socket.RawMessage]:
     """The raw replies of one dump request (every part, up to NLMSG_DONE)."""
-    return ipvs.dump_raw(_wire.PackedRequest(cmd, payload, what))
+    return ipvs.dump_raw(_ipvs_codec.PackedRequest(cmd, payload, what))
 
 
-def read_scope(ipvs: _codec.IpvsNetlink, scope: Scope, declared: t.Sequence[Declared] = ()) -> Table:
+def read_scope(ipvs: _ipvs_client.IpvsClient, scope: Scope, declared: t.Sequence[Declared] = ()) -> Table:
     """The services in scope with their real servers: one service dump, one dest dump per service in scope.
 
     The real servers are in the kernel's order (the planner and the results sort what they show).
@@ -397,10 +397,10 @@ def read_scope(ipvs: _codec.IpvsNetlink, scope: Scope, declared: t.Sequence[Decl
             continue
         af = AF_INET6 if service.family == "ipv6" else socket.AF_INET
         try:
-            replies = _dump(ipvs, IPVS_CMD_GET_DEST, _wire.service_nest(service_to_kernel(service), full=False),
+            replies = _dump(ipvs, IPVS_CMD_GET_DEST, _ipvs_codec.service_nest(service_to_kernel(service), full=False),
                             f"list real servers of {service_switch(service)}")
-        except _codec.IpvsKernelError as exc:
-            if isinstance(exc, _codec.IpvsPermissionError):
+        except _errors.IpvsKernelError as exc:
+            if isinstance(exc, _errors.IpvsPermissionError):
                 raise
             continue  # deleted by someone else since the service dump: it is not there
         table[service.key] = (service, [objects.real_server(reply.data, service, af) for reply in replies])

@@ -17,7 +17,7 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _lock, _module
+from ansible_collections.lvs.ipvs.plugins.module_utils import _errors, _ipvs_client, _lock, _module
 from ansible_collections.lvs.ipvs.plugins.modules import fwmark_rule, ipvs_info, ipvs_real_server, ipvs_service, ipvs_sync_daemon, ipvs_table, ipvs_timeouts
 
 RS = {"protocol": "tcp", "address": "198.51.100.1", "port": 80, "server": "192.0.2.11", "weight": 2}
@@ -52,11 +52,11 @@ class EmptyKernel:
 
 
 def missing_namespace(netns=None, **kwargs):
-    raise _codec.IpvsNamespaceMissing(f"network namespace {netns!r} does not exist (no /var/run/netns/{netns}); create it first")
+    raise _errors.IpvsNamespaceMissing(f"network namespace {netns!r} does not exist (no /var/run/netns/{netns}); create it first")
 
 
 def unavailable(netns=None, **kwargs):
-    raise _codec.IpvsUnavailable("ip_vs is not available on this host: load it with `modprobe ip_vs`")
+    raise _errors.IpvsUnavailable("ip_vs is not available on this host: load it with `modprobe ip_vs`")
 
 
 @pytest.fixture(autouse=True)
@@ -88,7 +88,7 @@ def warnings(result):
 @pytest.mark.parametrize("state, command", [("present", "-a -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 2"),
                                             ("drained", "-a -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 0")])
 def test_a_real_server_of_a_service_an_earlier_task_creates(monkeypatch, state, command):
-    monkeypatch.setattr(_codec, "IpvsNetlink", EmptyKernel)
+    monkeypatch.setattr(_ipvs_client, "IpvsClient", EmptyKernel)
     result = run(ipvs_real_server, dict(RS, state=state), check=True)
     assert not result.get("failed"), result
     assert result["changed"] is True and result["commands"] == [command]
@@ -101,7 +101,7 @@ def test_a_real_server_of_a_service_an_earlier_task_creates(monkeypatch, state, 
 
 @pytest.mark.parametrize("check", [True, False])
 def test_removing_a_real_server_of_a_missing_service_is_no_change(monkeypatch, check):
-    monkeypatch.setattr(_codec, "IpvsNetlink", EmptyKernel)
+    monkeypatch.setattr(_ipvs_client, "IpvsClient", EmptyKernel)
     result = run(ipvs_real_server, dict(RS, state="absent"), check=check)
     assert not result.get("failed") and result["changed"] is False and result["commands"] == [], result
     assert "does not exist, so neither does its real server 192.0.2.11:80" in warnings(result)[0]
@@ -122,7 +122,7 @@ CHANGING = [
                                              (unavailable, "ip_vs is not available on this host")])
 @pytest.mark.parametrize("module, args, commands", CHANGING, ids=lambda value: getattr(value, "__name__", "").rsplit(".", 1)[-1] or None)
 def test_a_namespace_or_ip_vs_an_earlier_task_makes(monkeypatch, opener, missing, module, args, commands):
-    monkeypatch.setattr(_codec, "IpvsNetlink", opener)
+    monkeypatch.setattr(_ipvs_client, "IpvsClient", opener)
     result = run(module, dict(args, netns="lvsnew"), check=True)
     assert not result.get("failed"), result
     assert result["changed"] is True, result
@@ -137,7 +137,7 @@ def test_a_namespace_or_ip_vs_an_earlier_task_makes(monkeypatch, opener, missing
 
 
 def test_ipvs_info_reads_a_namespace_an_earlier_task_creates_as_new(monkeypatch):
-    monkeypatch.setattr(_codec, "IpvsNetlink", missing_namespace)
+    monkeypatch.setattr(_ipvs_client, "IpvsClient", missing_namespace)
     result = run(ipvs_info, {"netns": "lvsnew", "connections": True}, check=True)
     assert not result.get("failed"), result
     assert (result["services"], result["sync_daemons"], result["connections"], result["templates"]) == ([], [], [], [])
@@ -181,7 +181,7 @@ def test_fwmark_rule_where_nft_is_not_installed_yet(monkeypatch, backend):
 
 @pytest.mark.parametrize("interface, warned", [("lo", False), ("lvsha9", True)])
 def test_a_sync_daemon_on_an_interface_an_earlier_task_creates(monkeypatch, interface, warned):
-    monkeypatch.setattr(_codec, "IpvsNetlink", EmptyKernel)
+    monkeypatch.setattr(_ipvs_client, "IpvsClient", EmptyKernel)
     result = run(ipvs_sync_daemon, {"role": "master", "interface": interface, "sync_id": 8}, check=True)
     assert not result.get("failed") and result["commands"][0].startswith(f"--start-daemon master --mcast-interface {interface} --syncid 8"), result
     expected = [f"interface {interface!r} does not exist in this network namespace (option interface); {ASSUMES}"] if warned else []

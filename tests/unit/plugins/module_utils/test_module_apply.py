@@ -14,12 +14,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _module
+from ansible_collections.lvs.ipvs.plugins.module_utils import _errors, _ipvs_client, _ipvs_codec, _ipvs_schema, _module
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, real_server_sort_key, real_server_to_kernel, service_to_kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import apply, operation_request
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, make_table, plan_table, table_after
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render
+from tests.unit.plugins.module_utils import ipvs_reference
 
 SERVICES = [
     Service(family="ipv4", protocol="tcp", address="198.51.100.1", port=80, scheduler="rr"),
@@ -39,10 +40,10 @@ SERVERS = [
     RealServer("192.0.2.14", 80, forwarding="tunnel", tunnel_type="ipip"),
     RealServer("192.0.2.15", 80, forwarding="local"),
 ]
-SERVICE_REQUESTS = {"add_service": _codec.add_service_request, "edit_service": _codec.edit_service_request,
-                    "delete_service": _codec.delete_service_request}
-DEST_REQUESTS = {"add_real_server": _codec.add_dest_request, "edit_real_server": _codec.edit_dest_request,
-                 "delete_real_server": _codec.delete_dest_request}
+SERVICE_REQUESTS = {"add_service": _ipvs_codec.add_service_request, "edit_service": _ipvs_codec.edit_service_request,
+                    "delete_service": _ipvs_codec.delete_service_request}
+DEST_REQUESTS = {"add_real_server": _ipvs_codec.add_dest_request, "edit_real_server": _ipvs_codec.edit_dest_request,
+                 "delete_real_server": _ipvs_codec.delete_dest_request}
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda service: render(Operation("add_service", service)))
@@ -51,6 +52,8 @@ def test_service_requests_are_the_codecs_bytes(service, action):
     operation = Operation(action, service, before=None if action == "add_service" else service)
     expected = SERVICE_REQUESTS[action](service_to_kernel(service))
     assert operation_request(operation).encode(0x2A, 7) == expected.encode(0x2A, 7)
+    reference = ipvs_reference.service_request(expected.cmd, service_to_kernel(service), action != "delete_service", 0x2A, 7)
+    assert operation_request(operation).encode(0x2A, 7) == reference  # pyroute2's encoding of the same dict
 
 
 @pytest.mark.parametrize("service, server", list(itertools.product(SERVICES, SERVERS)),
@@ -59,13 +62,16 @@ def test_service_requests_are_the_codecs_bytes(service, action):
 def test_dest_requests_are_the_codecs_bytes(service, server, action):
     expected = DEST_REQUESTS[action](service_to_kernel(service), real_server_to_kernel(server, service))
     assert operation_request(Operation(action, service, server)).encode(0x2A, 9, 0x5) == expected.encode(0x2A, 9, 0x5)
+    reference = ipvs_reference.dest_request(expected.cmd, service_to_kernel(service), real_server_to_kernel(server, service),
+                                            action != "delete_real_server", 0x2A, 9)
+    assert operation_request(Operation(action, service, server)).encode(0x2A, 9, 0x5) == reference  # pyroute2's encoding
 
 
 def test_delete_service_names_the_service_as_it_was():
     before = SERVICES[0]
     wanted = dataclasses.replace(before, scheduler="wlc")
     operation = Operation("delete_service", wanted, before=before)
-    assert operation_request(operation).encode(1, 1) == _codec.delete_service_request(service_to_kernel(before)).encode(1, 1)
+    assert operation_request(operation).encode(1, 1) == _ipvs_codec.delete_service_request(service_to_kernel(before)).encode(1, 1)
 
 
 def test_cached_nests_give_the_same_bytes():
@@ -90,7 +96,7 @@ class FakeIpvs:
     def send_batch(self, requests):
         indexes = [self.payloads[request.encode(1, 1)[16:]] for request in requests]
         self.sent.append(indexes)
-        return [_codec.kernel_error(self.refuse[index], request) if index in self.refuse else None for index, request in zip(indexes, requests)]
+        return [_ipvs_client.kernel_error(self.refuse[index], request) if index in self.refuse else None for index, request in zip(indexes, requests)]
 
 
 def operations(count: int) -> list[Operation]:
@@ -162,7 +168,7 @@ def test_a_lost_conversation_says_which_batch_is_unknown():
     class Broken(FakeIpvs):
         def send_batch(self, requests):
             if self.sent:
-                raise _codec.IpvsError("the kernel did not answer a netlink request in time")
+                raise _errors.IpvsError("the kernel did not answer a netlink request in time")
             return super().send_batch(requests)
 
     with pytest.raises(TaskError) as caught:
@@ -208,7 +214,7 @@ class FakeKernel:
             code = self._error(operation)
             if code is None:
                 self.table = table_after(self.table, [operation])
-            results.append(None if code is None else _codec.kernel_error(code))
+            results.append(None if code is None else _ipvs_client.kernel_error(code))
         return results
 
 

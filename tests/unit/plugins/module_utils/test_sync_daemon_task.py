@@ -16,7 +16,7 @@ import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_client, _ipvs_codec
 from ansible_collections.lvs.ipvs.plugins.module_utils import _sync_daemon_task as task
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.modules import ipvs_sync_daemon
@@ -121,7 +121,7 @@ def test_kernel_request_is_the_codecs_daemon_dict():
     request = task.kernel_request(dict(BACKUP, max_length=1472))
     assert request == KERNEL_BACKUP
     # ...which the codec encodes (the byte layout is test_codec's business).
-    assert _codec.add_daemon_request(request).what == "start backup sync daemon"
+    assert _ipvs_codec.add_daemon_request(request).what == "start backup sync daemon"
 
 
 # ---------------------------------------------------------------------------------------------- a whole run
@@ -140,15 +140,15 @@ class FakeKernel:
     def add_daemon(self, d):
         self.calls.append(("add", dict(d)))
         if self.refuse:
-            raise _codec.kernel_error(self.refuse, _codec.add_daemon_request(d))
+            raise _ipvs_client.kernel_error(self.refuse, _ipvs_codec.add_daemon_request(d))
         if d["state"] in self.daemons_:
-            raise _codec.kernel_error(errno.EEXIST, _codec.add_daemon_request(d))
+            raise _ipvs_client.kernel_error(errno.EEXIST, _ipvs_codec.add_daemon_request(d))
         self.daemons_[d["state"]] = dict({"sync_id": 0, "sync_maxlen": 1472, "mcast_group": "224.0.0.81", "mcast_port": 8848, "mcast_ttl": 1}, **d)
 
     def delete_daemon(self, state):
         self.calls.append(("delete", state))
         if state not in self.daemons_:
-            raise _codec.kernel_error(errno.ESRCH, _codec.delete_daemon_request(state))
+            raise _ipvs_client.kernel_error(errno.ESRCH, _ipvs_codec.delete_daemon_request(state))
         del self.daemons_[state]
 
 

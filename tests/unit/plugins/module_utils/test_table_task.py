@@ -19,7 +19,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_codec
 from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import real_server_options_spec, restrict_spec, table_service_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     OptionError,
@@ -42,6 +42,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._table_task import (
     service_item,
     table_items,
 )
+from tests.unit.plugins.module_utils import ipvs_reference
 from ansible_collections.lvs.ipvs.plugins.modules import ipvs_table
 
 VIP = "198.51.100.1"
@@ -317,14 +318,16 @@ def dest_reply(address: str = "192.0.2.11", port: int = 80, fwd: int = 3, weight
 
 
 def codec_service(data: bytes) -> Service:
-    (raw,) = _codec.split_messages(data)
-    return service_from_kernel(_codec.service_from_message(_codec.decode_message(raw)))
+    kernel = _ipvs_codec.service_from_message(data)
+    assert kernel == ipvs_reference.service_from_message(ipvs_reference.decode(data))  # as pyroute2 reads it
+    return service_from_kernel(kernel)
 
 
 def codec_dest(data: bytes, service: Service) -> RealServer:
-    (raw,) = _codec.split_messages(data)
     af = 10 if service.family == "ipv6" else 2
-    return real_server_from_kernel(_codec.dest_from_message(_codec.decode_message(raw), af), service)
+    kernel = _ipvs_codec.dest_from_message(data, af)
+    assert kernel == ipvs_reference.dest_from_message(ipvs_reference.decode(data), af)  # as pyroute2 reads it
+    return real_server_from_kernel(kernel, service)
 
 
 @pytest.mark.parametrize("data", [

@@ -182,7 +182,8 @@ def operation_request(operation: Operation, nests: t.Optional[t.Dict[t.Any, byte
     cmd = _OPERATION_CMDS[operation.action]
     if operation.real_server is None:
         if operation.action == "delete_service":
-            return _ipvs_codec.PackedRequest(cmd, _ipvs_codec.service_nest(service_to_kernel(t.cast(Service, operation.before or operation.service)), full=False))
+            before = service_to_kernel(t.cast(Service, operation.before or operation.service))
+            return _ipvs_codec.PackedRequest(cmd, _ipvs_codec.service_nest(before, full=False))
         return _ipvs_codec.PackedRequest(cmd, _ipvs_codec.service_nest(service_to_kernel(operation.service), full=True))
     cache = {} if nests is None else nests
     service, real_server = operation.service, operation.real_server

@@ -214,4 +214,3 @@ class GenlChannel:
             if family_id is not None:
                 return int(family_id)
         raise IpvsError(f"the kernel answered the lookup of the {name} family without its id")
-

@@ -53,20 +53,7 @@ class IpvsStats(nla):
 class IpvsStats64(nla):
     """IPVS_SVC_ATTR_STATS64 / IPVS_DEST_ATTR_STATS64: the same counters, all 64-bit."""
 
-    nla_map = (
-        (0, "IPVS_STATS_ATTR_UNSPEC", "none"),
-        (1, "IPVS_STATS_ATTR_CONNS", "uint64"),
-        (2, "IPVS_STATS_ATTR_INPKTS", "uint64"),
-        (3, "IPVS_STATS_ATTR_OUTPKTS", "uint64"),
-        (4, "IPVS_STATS_ATTR_INBYTES", "uint64"),
-        (5, "IPVS_STATS_ATTR_OUTBYTES", "uint64"),
-        (6, "IPVS_STATS_ATTR_CPS", "uint64"),
-        (7, "IPVS_STATS_ATTR_INPPS", "uint64"),
-        (8, "IPVS_STATS_ATTR_OUTPPS", "uint64"),
-        (9, "IPVS_STATS_ATTR_INBPS", "uint64"),
-        (10, "IPVS_STATS_ATTR_OUTBPS", "uint64"),
-        (11, "IPVS_STATS_ATTR_PAD", "none"),
-    )
+    nla_map = tuple((number, name, "uint64" if kind == "uint32" else kind) for number, name, kind in IpvsStats.nla_map)
 
 
 class IpvsServiceFlags(nla):

@@ -512,7 +512,6 @@ def test_decode_kernel_config_reply():
 
 def test_decode_kernel_info_reply_with_its_own_class():
     data = genl(schema.IPVS_CMD_SET_INFO, u32(1, 0x010201) + u32(2, 4096))
-    data = data
     assert codec.info_from_message(data) == {"version": "1.2.1", "conn_tab_size": 4096}
     assert ref.info_from_message(ref.decode(data, ref.IpvsInfoMessage)) == {"version": "1.2.1", "conn_tab_size": 4096}
     # Why a separate class: with the command attributes, attribute 1 would be read as a service.

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _errors, _ipvs_client, _ipvs_codec, _ipvs_schema, _module
+from ansible_collections.lvs.ipvs.plugins.module_utils import _errors, _ipvs_client, _ipvs_codec, _module
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, real_server_sort_key, real_server_to_kernel, service_to_kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils._module import apply, operation_request

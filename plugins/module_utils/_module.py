@@ -85,7 +85,7 @@ def ip_vs_loaded() -> bool:
 
 
 class NewTable:
-    """Stands in for IpvsNetlink in check mode where there is no table yet: it reads what a new one holds (no services,
+    """Stands in for IpvsClient in check mode where there is no table yet: it reads what a new one holds (no services,
     no real servers, no sync daemons, the default timeouts). It has no way to change anything."""
 
     batch_size = _netlink_socket.DEFAULT_BATCH_SIZE
@@ -155,16 +155,16 @@ def read_table(ipvs: _ipvs_client.IpvsClient, keys: t.Optional[t.Collection[t.Tu
 # ------------------------------------------------------------------ applying a plan
 #
 # Pipelined: the requests go to the kernel `ipvs.batch_size` at a time (one datagram, whose
-# acknowledgements are read before the next is sent, see IpvsNetlink.send_batch). The kernel runs
+# acknowledgements are read before the next is sent, see IpvsClient.send_batch). The kernel runs
 # every request of a datagram, a refused one included, so a refusal cannot stop the requests
 # that follow it in its batch; what it can stop is the next batch. The contract, documented in
 # every module: the batches before the one with the first refusal are applied; in that batch,
 # each operation is applied unless the kernel refused it too; nothing after that batch is sent.
 # The TaskError lists exactly which commands were applied, refused and not sent.
 #
-# The requests are packed with struct by the codec's fast path (_wire): pyroute2's generic encoder
+# The requests are packed with struct by the codec (_ipvs_codec): pyroute2's generic encoder
 # costs about 250 microseconds a request on a fast machine (a minute for a 10,000-line table in the
-# emulated lab), _wire about 2.
+# emulated lab), _ipvs_codec about 2.
 
 _OPERATION_CMDS = {
     "add_service": IPVS_CMD_NEW_SERVICE,

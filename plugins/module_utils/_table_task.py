@@ -329,7 +329,7 @@ class Scope:
 #
 # The codec's readers decode with pyroute2, about 120 microseconds a real server on a fast machine
 # (over a minute for 10,000 in the emulated lab). The replies are read here with the codec's fast
-# path (_wire) instead; the values then go through the model (_model.*_from_kernel) like any kernel dict.
+# path (_ipvs_codec.service_values / dest_values) instead; the values then go through the model (_model.*_from_kernel) like any kernel dict.
 
 
 class KernelObjects:

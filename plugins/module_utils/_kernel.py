@@ -11,7 +11,7 @@
 rows (one service dump, one real-server dump per service; counters when asked), the timeouts, the
 sync daemons, the version, the connection table, and `send_batch(changes)`: the planner's
 operations, pipelined, one outcome each. `NetlinkKernel` is the one place that turns those into
-the codec's requests and replies (_codec, _wire): porting the engine to another codec means
+the codec's requests and replies (_ipvs_codec, _ipvs_client): porting the engine to another codec means
 changing this file. The unit tests put their one FakeKernel in its place through `connect`.
 """
 
@@ -24,9 +24,9 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _check_mode, _codec, _conntable, _wire
+from ansible_collections.lvs.ipvs.plugins.module_utils import _check_mode, _conntable, _ipvs_client, _ipvs_codec, _netlink_socket, _netns, _pyroute2
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError, IpvsKernelError, IpvsNamespaceMissing, IpvsUnavailable
-from ansible_collections.lvs.ipvs.plugins.module_utils._netlink import (
+from ansible_collections.lvs.ipvs.plugins.module_utils._ipvs_schema import (
     IPVS_CMD_DEL_DEST,
     IPVS_CMD_DEL_SERVICE,
     IPVS_CMD_GET_DEST,
@@ -49,10 +49,10 @@ else:  # Python 3.7 (a supported managed node) has no typing.Protocol; only mypy
 KernelDict = t.Dict[str, t.Any]
 # A service as the kernel reports it: the values of a kernel service dict in the order of SERVICE_KEYS.
 ServiceRow = t.Tuple[t.Any, ...]
-SERVICE_KEYS = _wire.SERVICE_KEYS
+SERVICE_KEYS = _ipvs_codec.SERVICE_KEYS
 # A real server as the kernel reports it: (address family, the 16 address bytes, the values of DEST_KEYS).
 DestRow = t.Tuple[int, bytes, t.Tuple[int, ...]]
-DEST_KEYS = _wire.DEST_KEYS
+DEST_KEYS = _ipvs_codec.DEST_KEYS
 # Counters where asked: {"stats": {...}} for a service, plus active_conns, inact_conns, persist_conns for a real server.
 Counters = t.Optional[KernelDict]
 # What the engine applies: a service or real-server operation, a change of timeouts, a sync daemon start or stop.
@@ -101,45 +101,45 @@ _OPERATION_CMDS = {
 }
 
 
-def operation_request(operation: Operation, nests: t.Optional[t.Dict[t.Any, t.Any]] = None) -> _wire.PackedRequest:
-    """The netlink request of a service or real-server operation, packed with struct by the codec's fast path (_wire: about
+def operation_request(operation: Operation, nests: t.Optional[t.Dict[t.Any, t.Any]] = None) -> _ipvs_codec.IpvsRequest:
+    """The netlink request of a service or real-server operation, packed with struct by the codec (_ipvs_codec: about
     2 microseconds a request, pyroute2's generic encoder about 250). `nests` caches the packed nests by object for one
     session: a plan reuses its service and real server objects (a pool's operations share the service, pools share real
     servers); each entry keeps its object, so that no id is reused while the cache lives."""
     cmd = _OPERATION_CMDS[operation.action]
     if operation.real_server is None:
         if operation.action == "delete_service":
-            return _wire.PackedRequest(cmd, _wire.service_nest(service_to_kernel(t.cast(t.Any, operation.before or operation.service)), full=False))
-        return _wire.PackedRequest(cmd, _wire.service_nest(service_to_kernel(operation.service), full=True))
+            return _ipvs_codec.IpvsRequest(cmd, _ipvs_codec.service_nest(service_to_kernel(t.cast(t.Any, operation.before or operation.service)), full=False))
+        return _ipvs_codec.IpvsRequest(cmd, _ipvs_codec.service_nest(service_to_kernel(operation.service), full=True))
     cache = {} if nests is None else nests
     service, real_server = operation.service, operation.real_server
     full = operation.action != "delete_real_server"
     service_key, dest_key = ("service", id(service)), (full, id(real_server))
     service_entry = cache.get(service_key)
     if service_entry is None:
-        service_entry = cache[service_key] = (service, _wire.service_nest(service_to_kernel(service), full=False))
+        service_entry = cache[service_key] = (service, _ipvs_codec.service_nest(service_to_kernel(service), full=False))
     dest_entry = cache.get(dest_key)
     if dest_entry is None:
-        dest_entry = cache[dest_key] = (real_server, _wire.dest_nest(real_server_to_kernel(real_server, service), full=full))
-    return _wire.PackedRequest(cmd, service_entry[1] + dest_entry[1])
+        dest_entry = cache[dest_key] = (real_server, _ipvs_codec.dest_nest(real_server_to_kernel(real_server, service), full=full))
+    return _ipvs_codec.IpvsRequest(cmd, service_entry[1] + dest_entry[1])
 
 
-def change_request(change: Change, nests: t.Optional[t.Dict[t.Any, t.Any]] = None) -> _codec.IpvsRequest:
+def change_request(change: Change, nests: t.Optional[t.Dict[t.Any, t.Any]] = None) -> _ipvs_codec.IpvsRequest:
     """The netlink request of any change the engine applies."""
     if isinstance(change, Operation):
         return operation_request(change, nests)
     if isinstance(change, TimeoutsOperation):
         wanted = change.timeouts.to_kernel()
-        return _codec.set_timeouts_request(wanted["tcp"], wanted["tcpfin"], wanted["udp"])
+        return _ipvs_codec.set_timeouts_request(wanted["tcp"], wanted["tcpfin"], wanted["udp"])
     if change.action == "start":
-        return _codec.add_daemon_request(change.daemon.to_kernel())
-    return _codec.delete_daemon_request(change.daemon.role)
+        return _ipvs_codec.add_daemon_request(change.daemon.to_kernel())
+    return _ipvs_codec.delete_daemon_request(change.daemon.role)
 
 
 class NetlinkKernel:
-    """Kernel over the codec's IpvsNetlink: reads with the fast path (_wire) unless counters are asked for."""
+    """Kernel over the codec's IpvsClient: reads with the fast path (_ipvs_codec) unless counters are asked for."""
 
-    def __init__(self, netlink: _codec.IpvsNetlink, netns: t.Optional[str]) -> None:
+    def __init__(self, netlink: _ipvs_client.IpvsClient, netns: t.Optional[str]) -> None:
         self.netlink = netlink
         self.netns = netns
         self.batch_size = netlink.batch_size
@@ -148,22 +148,22 @@ class NetlinkKernel:
     def service_rows(self, counters: bool = False) -> t.List[t.Tuple[ServiceRow, Counters]]:
         if counters:
             return [(tuple(entry.get(key) for key in SERVICE_KEYS), {"stats": entry.get("stats") or {}}) for entry in self.netlink.services()]
-        replies = self.netlink.dump_raw(_wire.PackedRequest(IPVS_CMD_GET_SERVICE, b"", "list services"))
-        return [(_wire.service_values(reply.data), None) for reply in replies]
+        replies = self.netlink.dump_raw(_ipvs_codec.IpvsRequest(IPVS_CMD_GET_SERVICE, b"", "list services"))
+        return [(_ipvs_codec.service_values(reply.data), None) for reply in replies]
 
     def dest_rows(self, service: KernelDict, counters: bool = False) -> t.List[t.Tuple[DestRow, Counters]]:
         if counters:
             rows: t.List[t.Tuple[DestRow, Counters]] = []
             for entry in self.netlink.dests(service):
                 af = entry["af"]
-                row = (af, _wire.packed_address(af, entry["addr"]), tuple(entry[key] for key in DEST_KEYS))
+                row = (af, _ipvs_codec.packed_address(af, entry["addr"]), tuple(entry[key] for key in DEST_KEYS))
                 found: KernelDict = {key: entry.get(key, 0) for key in ("active_conns", "inact_conns", "persist_conns")}
                 found["stats"] = entry.get("stats") or {}
                 rows.append((row, found))
             return rows
-        request = _wire.PackedRequest(IPVS_CMD_GET_DEST, _wire.service_nest(service, full=False), "list real servers")
+        request = _ipvs_codec.IpvsRequest(IPVS_CMD_GET_DEST, _ipvs_codec.service_nest(service, full=False), "list real servers")
         af = service["af"]
-        return [(_wire.dest_values(reply.data, af), None) for reply in self.netlink.dump_raw(request)]
+        return [(_ipvs_codec.dest_values(reply.data, af), None) for reply in self.netlink.dump_raw(request)]
 
     def dests(self, service: KernelDict, stats: bool = True) -> t.List[KernelDict]:
         return self.netlink.dests(service, stats=stats)
@@ -178,7 +178,7 @@ class NetlinkKernel:
         return self.netlink.info()
 
     def connections(self) -> t.List[KernelDict]:
-        with _codec.in_netns(self.netns):
+        with _netns.in_netns(self.netns):
             return _conntable.read("/proc/thread-self/net/ip_vs_conn")
 
     def send_batch(self, changes: t.Sequence[Change]) -> t.List[t.Optional[IpvsKernelError]]:
@@ -193,13 +193,13 @@ def row_service(row: ServiceRow) -> KernelDict:
 def row_dest(row: DestRow) -> KernelDict:
     """A kernel dest dict of a real-server row."""
     af, raw_address, fields = row
-    return dict(zip(DEST_KEYS, fields), af=af, addr=_wire.address_text(af, raw_address))
+    return dict(zip(DEST_KEYS, fields), af=af, addr=_ipvs_codec.address_text(af, raw_address))
 
 
 def dest_row(dest: KernelDict) -> DestRow:
     """The row of a kernel dest dict (as real_server_to_kernel gives): what the kernel reports for it."""
     af = dest["af"]
-    return (af, _wire.packed_address(af, dest["addr"]), tuple(dest[key] for key in DEST_KEYS))
+    return (af, _ipvs_codec.packed_address(af, dest["addr"]), tuple(dest[key] for key in DEST_KEYS))
 
 
 # ------------------------------------------------------------------ check mode: what earlier tasks would create
@@ -216,7 +216,7 @@ class NewTable:
     """Stands in for the kernel in check mode where there is no table yet: it reads what a new one holds (no services,
     no real servers, no sync daemons, the default timeouts). It has no way to change anything."""
 
-    batch_size = _codec.DEFAULT_BATCH_SIZE
+    batch_size = _netlink_socket.DEFAULT_BATCH_SIZE
 
     def service_rows(self, counters: bool = False) -> t.List[t.Tuple[ServiceRow, Counters]]:  # pylint: disable=unused-argument
         return []
@@ -246,7 +246,7 @@ class NewTable:
 @contextlib.contextmanager
 def connect(netns: t.Optional[str]) -> t.Iterator[Kernel]:
     """The IPVS table of `netns` (IpvsNamespaceMissing, IpvsUnavailable...): the unit tests' FakeKernel takes its place."""
-    with _codec.IpvsNetlink(netns=netns) as netlink:
+    with _ipvs_client.IpvsClient(netns=netns) as netlink:
         yield NetlinkKernel(netlink, netns)
 
 
@@ -256,14 +256,14 @@ def ip_vs_loaded() -> bool:
 
 
 def pyroute2_missing() -> bool:
-    return _codec.PYROUTE2_IMPORT_ERROR is not None
+    return _pyroute2.PYROUTE2_IMPORT_ERROR is not None
 
 
 def require_pyroute2(module: AnsibleModule) -> None:
     """Fail with the pyroute2 message, unless pyroute2 is usable or check mode can do without it (see session)."""
     if pyroute2_missing() and not (module.check_mode and not ip_vs_loaded()):
-        module.fail_json(msg=_codec.pyroute2_missing_message(), exception=_codec.PYROUTE2_IMPORT_ERROR_TRACEBACK,
-                         pyroute2_version=_codec.PYROUTE2_VERSION)
+        module.fail_json(msg=_pyroute2.pyroute2_missing_message(), exception=_pyroute2.PYROUTE2_IMPORT_ERROR_TRACEBACK,
+                         pyroute2_version=_pyroute2.PYROUTE2_VERSION)
 
 
 @contextlib.contextmanager
@@ -276,7 +276,7 @@ def session(netns: t.Optional[str], module: t.Optional[AnsibleModule] = None) ->
     stack = contextlib.ExitStack()
     kernel: t.Optional[Kernel] = None
     if check and pyroute2_missing():
-        missing, verb = f"{_codec.pyroute2_missing_message()}. ip_vs is not loaded, so the IPVS table is empty", "installs"
+        missing, verb = f"{_pyroute2.pyroute2_missing_message()}. ip_vs is not loaded, so the IPVS table is empty", "installs"
     else:
         try:
             kernel = stack.enter_context(connect(netns))
@@ -299,7 +299,7 @@ def session(netns: t.Optional[str], module: t.Optional[AnsibleModule] = None) ->
 def interface_exists(netns: t.Optional[str], name: str) -> bool:
     """Whether network interface `name` exists in `netns` (False when the namespace does not exist either)."""
     try:
-        with _codec.in_netns(netns):
+        with _netns.in_netns(netns):
             socket.if_nametoindex(name)
     except (OSError, IpvsError):
         return False

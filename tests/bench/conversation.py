@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """A recorded kernel conversation of ipvs_table, for the benchmark only (never a stand-in for the kernel in a test).
 
-In the lab VM, `recording()` swaps the codec's socket factory (_codec._netlink_socket, the one place the
+In the lab VM, `recording()` swaps the codec's socket factory (_netlink_socket.generic_netlink_socket, the one place the
 module makes its netlink socket) for a wrapper of the real socket that notes every datagram sent and every
 datagram received, in order. On the host, `replaying()` swaps in a socket that checks each datagram the
 module sends against the recorded one and answers with the recorded replies: the module's own code
@@ -20,7 +20,7 @@ import json
 import socket
 import typing as t
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
+from ansible_collections.lvs.ipvs.plugins.module_utils import _netlink_socket
 
 Event = t.Tuple[str, bytes, int]  # ("send", datagram, 0) or ("recv", datagram, msg_flags)
 
@@ -102,18 +102,18 @@ class ReplayingSocket:
 
 @contextlib.contextmanager
 def _factory(make: t.Callable[[], t.Any]) -> t.Iterator[None]:
-    original = _codec._netlink_socket  # pylint: disable=protected-access
-    _codec._netlink_socket = make  # pylint: disable=protected-access
+    original = _netlink_socket.generic_netlink_socket
+    _netlink_socket.generic_netlink_socket = make
     try:
         yield
     finally:
-        _codec._netlink_socket = original  # pylint: disable=protected-access
+        _netlink_socket.generic_netlink_socket = original
 
 
 @contextlib.contextmanager
 def recording(events: t.List[Event]) -> t.Iterator[None]:
     """Every netlink socket the module opens inside the block records into `events`."""
-    original = _codec._netlink_socket  # pylint: disable=protected-access
+    original = _netlink_socket.generic_netlink_socket
     with _factory(lambda: RecordingSocket(original(), events)):
         yield
 

@@ -122,7 +122,7 @@ def pure_logic() -> t.List[str]:
 
 def kernel_round_trip(netns: str) -> t.List[str]:
     """The codec and two modules against the kernel in `netns`, read back with ipvsadm."""
-    from ansible_collections.lvs.ipvs.plugins.module_utils import _codec  # pylint: disable=import-outside-toplevel
+    from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_client  # pylint: disable=import-outside-toplevel
 
     def saved() -> t.List[str]:
         out = subprocess.run(["ip", "netns", "exec", netns, "ipvsadm", "-S", "-n"], stdout=subprocess.PIPE, check=True)
@@ -131,7 +131,7 @@ def kernel_round_trip(netns: str) -> t.List[str]:
     service = {"af": 2, "protocol": 6, "addr": "198.51.100.1", "port": 80, "fwmark": 0, "sched_name": "rr", "flags": 1, "timeout": 3600,
                "netmask": 0xFFFFFFFF, "pe_name": None}
     dest = {"addr": "192.0.2.11", "port": 80, "af": 2, "fwd_method": 3, "weight": 2, "u_thresh": 0, "l_thresh": 0}
-    with _codec.IpvsNetlink(netns=netns) as ipvs:
+    with _ipvs_client.IpvsClient(netns=netns) as ipvs:
         ipvs.flush()
         ipvs.add_service(service)
         ipvs.add_dest(service, dest)
@@ -154,7 +154,7 @@ def kernel_round_trip(netns: str) -> t.List[str]:
     assert [s["port"] for s in info["services"]] == [80] and len(info["services"][0]["real_servers"]) == 2, info
     assert saved() == ["-A -t 198.51.100.1:80 -s wlc -p 600", "-a -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 5",
                        "-a -t 198.51.100.1:80 -r 192.0.2.12:80 -g -w 3"], saved()
-    with _codec.IpvsNetlink(netns=netns) as ipvs:
+    with _ipvs_client.IpvsClient(netns=netns) as ipvs:
         ipvs.flush()
     checks.append("modules against the kernel")
     return checks
@@ -162,10 +162,10 @@ def kernel_round_trip(netns: str) -> t.List[str]:
 
 def main(argv: t.List[str]) -> int:
     sys.path.insert(0, argv[1])
-    from ansible_collections.lvs.ipvs.plugins.module_utils import _netlink  # pylint: disable=import-outside-toplevel
+    from ansible_collections.lvs.ipvs.plugins.module_utils import _pyroute2  # pylint: disable=import-outside-toplevel
 
-    report: t.Dict[str, t.Any] = {"python": sys.version.split()[0], "pyroute2": _netlink.PYROUTE2_VERSION,
-                                  "pyroute2_error": None if _netlink.PYROUTE2_IMPORT_ERROR is None else _netlink.pyroute2_missing_message()}
+    report: t.Dict[str, t.Any] = {"python": sys.version.split()[0], "pyroute2": _pyroute2.PYROUTE2_VERSION,
+                                  "pyroute2_error": None if _pyroute2.PYROUTE2_IMPORT_ERROR is None else _pyroute2.pyroute2_missing_message()}
     report["imported"] = len(import_everything())
     report["checks"] = pure_logic()
     if "--kernel" in argv:

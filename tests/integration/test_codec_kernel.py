@@ -18,7 +18,10 @@ import uuid
 
 import pytest
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec as codec
+from ansible_collections.lvs.ipvs.plugins.module_utils import _errors as errors
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_client as ipvs_client
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_codec as codec
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_schema as schema
 from tests.integration.conftest import ipvsadm, saved_table
 
 pytestmark = pytest.mark.integration
@@ -34,7 +37,7 @@ def clean(clean_ipvs):  # pylint: disable=unused-argument
 
 @pytest.fixture
 def nl():
-    with codec.IpvsNetlink() as client:
+    with ipvs_client.IpvsClient() as client:
         yield client
 
 
@@ -90,7 +93,7 @@ def test_service_created_by_the_codec(nl, name):
     nl.add_service(service)
     assert saved_table() == [line]
     (read,) = nl.services()
-    assert set(read["stats"]) == set(codec.STATS_KEYS)
+    assert set(read["stats"]) == set(schema.STATS_KEYS)
     assert without_stats([read]) == [as_read(service)]
     assert without_stats([nl.service(service)]) == [as_read(service)]
 
@@ -235,7 +238,7 @@ def test_delete_dest_and_service(nl):
 
 
 def refused(call, *args):
-    with pytest.raises(codec.IpvsKernelError) as info:
+    with pytest.raises(errors.IpvsKernelError) as info:
         call(*args)
     return info.value
 
@@ -267,10 +270,10 @@ def test_errors_map_to_the_right_exception(nl):
 
 def test_without_cap_net_admin_every_call_is_a_permission_error():
     code = (
-        "from ansible_collections.lvs.ipvs.plugins.module_utils import _codec as c\n"
+        "from ansible_collections.lvs.ipvs.plugins.module_utils import _errors as e, _ipvs_client as c\n"
         "try:\n"
-        "    c.IpvsNetlink().services()\n"
-        "except c.IpvsPermissionError as exc:\n"
+        "    c.IpvsClient().services()\n"
+        "except e.IpvsPermissionError as exc:\n"
         "    print(type(exc).__name__, exc.errno, exc)\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -358,13 +361,13 @@ def test_netns_is_entered_for_the_socket_only():
     name = f"lvs-codec-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
-        with codec.IpvsNetlink(netns=name) as inside:
+        with ipvs_client.IpvsClient(netns=name) as inside:
             inside.add_service(svc(addr="203.0.113.1"))
             assert without_stats(inside.services()) == [as_read(svc(addr="203.0.113.1"))]
         listing = subprocess.run(["ip", "netns", "exec", name, "ipvsadm", "-S", "-n"], capture_output=True, text=True, check=True).stdout
         assert listing.splitlines() == ["-A -t 203.0.113.1:80 -s wlc"]
         assert saved_table() == []
-        with codec.IpvsNetlink() as outside:
+        with ipvs_client.IpvsClient() as outside:
             assert outside.services() == []
     finally:
         subprocess.run(["ip", "netns", "delete", name], check=True)
@@ -372,6 +375,31 @@ def test_netns_is_entered_for_the_socket_only():
 
 def test_missing_netns_is_an_error_and_is_not_created():
     name = f"lvs-missing-{uuid.uuid4().hex[:8]}"
-    with pytest.raises(codec.IpvsNamespaceError, match="does not exist"):
-        codec.IpvsNetlink(netns=name)
+    with pytest.raises(errors.IpvsNamespaceError, match="does not exist"):
+        ipvs_client.IpvsClient(netns=name)
     assert name not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+
+
+def test_the_kernels_own_replies_read_as_pyroute2_reads_them(nl):
+    """The reference encoding (pyroute2's, tests/unit/plugins/module_utils/ipvs_reference.py) on what this kernel sends:
+    services and real servers with their counters (STATS64 and its padding), and a sync daemon."""
+    from tests.unit.plugins.module_utils import ipvs_reference as ref  # pylint: disable=import-outside-toplevel
+
+    nl.add_service(svc(flags=0x1, timeout=60, netmask=0xFFFFFF00))
+    nl.add_dest(svc(), dest(fwd_method=0, weight=5, u_thresh=100, l_thresh=50))
+    nl.add_service(svc(af=10, addr="2001:db8::1", port=443, netmask=128))
+    nl.add_dest(svc(af=10, addr="2001:db8::1", port=443, netmask=128), dest(addr="2001:db8::11", af=10, port=443))
+    raws = nl.dump_raw(codec.IpvsRequest(schema.IPVS_CMD_GET_SERVICE, b"", "list services"))
+    assert len(raws) == 2
+    for raw in raws:
+        service = codec.service_from_message(raw.data)
+        assert service == ref.service_from_message(ref.decode(raw.data)) and set(service["stats"]) == set(schema.STATS_KEYS)
+        (dest_raw,) = nl.dump_raw(codec.IpvsRequest(schema.IPVS_CMD_GET_DEST, codec.service_nest(service, full=False), "list real servers"))
+        assert codec.dest_from_message(dest_raw.data, service["af"]) == ref.dest_from_message(ref.decode(dest_raw.data), service["af"])
+    nl.add_daemon({"state": "backup", "mcast_ifn": "lo", "sync_id": 9, "mcast_group": "239.1.2.3", "mcast_port": 9000, "mcast_ttl": 2})
+    try:
+        (raw,) = nl.dump_raw(codec.IpvsRequest(schema.IPVS_CMD_GET_DAEMON, b"", "list sync daemons"))
+        assert codec.daemon_from_message(raw.data) == ref.daemon_from_message(ref.decode(raw.data))
+        assert codec.daemon_from_message(raw.data)["mcast_group"] == "239.1.2.3"
+    finally:
+        nl.delete_daemon("backup")

@@ -22,7 +22,7 @@ import typing as t
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _kernel
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_client, _kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import command
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import IpvsError
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import real_server_to_kernel, service_to_kernel
@@ -78,7 +78,7 @@ class FakeKernel:
             kernel = service_to_kernel(service)
             if tuple(kernel[name] for name in _kernel.SERVICE_KEYS) == row:
                 return key, service, servers
-        raise _codec.kernel_error(errno.ESRCH)
+        raise _ipvs_client.kernel_error(errno.ESRCH)
 
     def dest_rows(self, service, counters=False):
         key, found, servers = self._entry(service)
@@ -120,7 +120,7 @@ class FakeKernel:
             code = self._refused(change)
             if code is None:
                 code = self._take(change)
-            results.append(None if code is None else _codec.kernel_error(code, _kernel.change_request(change)))
+            results.append(None if code is None else _ipvs_client.kernel_error(code, _kernel.change_request(change)))
         return results
 
     @property

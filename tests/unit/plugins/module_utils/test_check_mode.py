@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec, _engine, _lock
+from ansible_collections.lvs.ipvs.plugins.module_utils import _engine, _errors, _lock
 from ansible_collections.lvs.ipvs.plugins.modules import fwmark_rule, ipvs_info, ipvs_real_server, ipvs_service, ipvs_sync_daemon, ipvs_table, ipvs_timeouts
 from tests.unit.plugins.module_utils.fake_kernel import FakeKernel, run_main as run
 
@@ -30,11 +30,11 @@ def empty_kernel():
 
 
 def missing_namespace(netns=None):
-    return _codec.IpvsNamespaceMissing(f"network namespace {netns!r} does not exist (no /var/run/netns/{netns}); create it first")
+    return _errors.IpvsNamespaceMissing(f"network namespace {netns!r} does not exist (no /var/run/netns/{netns}); create it first")
 
 
 def unavailable(netns=None):
-    return _codec.IpvsUnavailable("ip_vs is not available on this host: load it with `modprobe ip_vs`")
+    return _errors.IpvsUnavailable("ip_vs is not available on this host: load it with `modprobe ip_vs`")
 
 
 def warnings(result):

@@ -5,7 +5,9 @@
 
 Runs with pyroute2 0.9 (the venv) and 0.7.2 (Debian's python3-pyroute2 for /usr/bin/python3).
 Kernel-format replies are built here with a tiny TLV writer of our own, independent of pyroute2,
-from the layout of include/uapi/linux/ip_vs.h and net/netfilter/ipvs/ip_vs_ctl.c.
+from the layout of include/uapi/linux/ip_vs.h and net/netfilter/ipvs/ip_vs_ctl.c; every message
+is also read by the reference encoding, pyroute2's (ipvs_reference), and test_codec_reference.py
+compares the two codecs message by message.
 """
 
 from __future__ import annotations
@@ -21,8 +23,14 @@ import uuid
 
 import pytest
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec as codec
-from ansible_collections.lvs.ipvs.plugins.module_utils import _netlink as nl
+from ansible_collections.lvs.ipvs.plugins.module_utils import _errors as errors
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_client as ipvs_client
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_codec as codec
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_schema as schema
+from ansible_collections.lvs.ipvs.plugins.module_utils import _netlink_socket as transport
+from ansible_collections.lvs.ipvs.plugins.module_utils import _netns as netns
+from ansible_collections.lvs.ipvs.plugins.module_utils import _pyroute2 as pr2
+from tests.unit.plugins.module_utils import ipvs_reference as ref
 
 FAMILY_ID = 0x2A  # any id: the codec takes the one the kernel gives
 
@@ -85,9 +93,23 @@ def request_attrs(data: bytes) -> tuple[dict, int, dict[int, bytes]]:
 
 
 def roundtrip_message(request: codec.IpvsRequest, seq: int = 7):
+    """Our request as pyroute2 reads it."""
     data = request.encode(FAMILY_ID, seq)
-    (raw,) = codec.split_messages(data)
-    return codec.decode_message(raw)
+    (raw,) = transport.split_messages(data)
+    return ref.decode(raw.data)
+
+
+def read_service(data: bytes, stats: bool = True) -> dict:
+    """A service message read by our codec, which must read it as the reference does."""
+    ours = codec.service_from_message(data, stats)
+    assert ours == ref.service_from_message(ref.decode(data), stats)
+    return ours
+
+
+def read_dest(data: bytes, service_af: int = 2) -> dict:
+    ours = codec.dest_from_message(data, service_af)
+    assert ours == ref.dest_from_message(ref.decode(data), service_af)
+    return ours
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,35 +155,36 @@ UAPI_COMMANDS = {
 
 @pytest.mark.parametrize("class_name", sorted(UAPI))
 def test_attribute_numbers_are_those_of_the_uapi_header(class_name):
-    numbered = {number: name for number, name, _kind in getattr(nl, class_name).nla_map if number}
+    numbered = {number: name for number, name, _kind in getattr(ref, class_name).nla_map if number}
     assert numbered == UAPI[class_name]
+    assert {number: name for number, name in UAPI[class_name].items() if getattr(schema, name) == number} == UAPI[class_name]
 
 
 def test_command_numbers_are_those_of_the_uapi_header():
-    assert {name: getattr(nl, f"IPVS_CMD_{name}") for name in UAPI_COMMANDS} == UAPI_COMMANDS
-    assert {name: number for number, name in nl.COMMAND_NAMES.items()} == UAPI_COMMANDS
+    assert {name: getattr(schema, f"IPVS_CMD_{name}") for name in UAPI_COMMANDS} == UAPI_COMMANDS
+    assert {name: number for number, name in schema.COMMAND_NAMES.items()} == UAPI_COMMANDS
 
 
 def test_flag_and_state_numbers():
-    assert (nl.IP_VS_SVC_F_PERSISTENT, nl.IP_VS_SVC_F_HASHED, nl.IP_VS_SVC_F_ONEPACKET) == (1, 2, 4)
-    assert (nl.IP_VS_SVC_F_SCHED1, nl.IP_VS_SVC_F_SCHED2, nl.IP_VS_SVC_F_SCHED3) == (8, 16, 32)
-    assert (nl.IP_VS_STATE_MASTER, nl.IP_VS_STATE_BACKUP) == (1, 2)
+    assert (schema.IP_VS_SVC_F_PERSISTENT, schema.IP_VS_SVC_F_HASHED, schema.IP_VS_SVC_F_ONEPACKET) == (1, 2, 4)
+    assert (schema.IP_VS_SVC_F_SCHED1, schema.IP_VS_SVC_F_SCHED2, schema.IP_VS_SVC_F_SCHED3) == (8, 16, 32)
+    assert (schema.IP_VS_STATE_MASTER, schema.IP_VS_STATE_BACKUP) == (1, 2)
 
 
 def test_pyroute2_is_importable_here():
-    assert codec.PYROUTE2_IMPORT_ERROR is None and codec.PYROUTE2_IMPORT_ERROR_TRACEBACK is None
+    assert pr2.PYROUTE2_IMPORT_ERROR is None and pr2.PYROUTE2_IMPORT_ERROR_TRACEBACK is None
 
 
 def test_without_pyroute2_the_codec_imports_and_says_so():
     code = (
         "import sys\n"
         "sys.modules['pyroute2'] = sys.modules['pr2modules'] = None\n"
-        "from ansible_collections.lvs.ipvs.plugins.module_utils import _codec\n"
-        "assert isinstance(_codec.PYROUTE2_IMPORT_ERROR, ImportError), _codec.PYROUTE2_IMPORT_ERROR\n"
-        "assert 'Traceback' in _codec.PYROUTE2_IMPORT_ERROR_TRACEBACK and 'pyroute2' in _codec.PYROUTE2_IMPORT_ERROR_TRACEBACK\n"
+        "from ansible_collections.lvs.ipvs.plugins.module_utils import _errors, _ipvs_client, _pyroute2\n"
+        "assert isinstance(_pyroute2.PYROUTE2_IMPORT_ERROR, ImportError), _pyroute2.PYROUTE2_IMPORT_ERROR\n"
+        "assert 'Traceback' in _pyroute2.PYROUTE2_IMPORT_ERROR_TRACEBACK and 'pyroute2' in _pyroute2.PYROUTE2_IMPORT_ERROR_TRACEBACK\n"
         "try:\n"
-        "    _codec.IpvsNetlink()\n"
-        "except _codec.IpvsError as exc:\n"
+        "    _ipvs_client.IpvsClient()\n"
+        "except _errors.IpvsError as exc:\n"
         "    print(exc)\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -172,10 +195,11 @@ def test_without_pyroute2_the_codec_imports_and_says_so():
 
 
 def test_only_pyroute2_submodules_are_imported():
-    for module in (codec, nl):
-        with open(module.__file__, encoding="utf-8") as source:
+    folder = os.path.dirname(codec.__file__)
+    for name in sorted(os.listdir(folder)):
+        with open(os.path.join(folder, name), encoding="utf-8") as source:
             text = source.read()
-        assert "import pyroute2\n" not in text and "from pyroute2 import" not in text and "pyroute2.ipvs" not in text
+        assert "import pyroute2\n" not in text and "from pyroute2 import" not in text and "pyroute2.ipvs" not in text, name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -191,19 +215,19 @@ def svc(**changes):
 
 SERVICES = {
     "tcp-v4": svc(),
-    "udp-v4-ops": svc(protocol=17, port=53, flags=nl.IP_VS_SVC_F_ONEPACKET, sched_name="rr"),
+    "udp-v4-ops": svc(protocol=17, port=53, flags=schema.IP_VS_SVC_F_ONEPACKET, sched_name="rr"),
     "sctp-v4": svc(protocol=132, port=3868, sched_name="lc"),
     "tcp-v6": svc(af=10, addr="2001:db8::1", port=443, netmask=128),
     "udp-v6-high-port": svc(af=10, protocol=17, addr="2001:db8:ffff::abcd", port=65535, netmask=128, sched_name="sed"),
     "fwmark-v4": svc(protocol=0, addr=None, port=0, fwmark=1, sched_name="rr"),
     "fwmark-v6": svc(af=10, protocol=0, addr=None, port=0, fwmark=0xFFFFFFFF, netmask=128),
-    "persistent-v4-netmask": svc(flags=nl.IP_VS_SVC_F_PERSISTENT, timeout=3600, netmask=0xFFFFFF00),
-    "persistent-v6-prefix": svc(af=10, addr="2001:db8::80", flags=nl.IP_VS_SVC_F_PERSISTENT, timeout=360, netmask=64),
+    "persistent-v4-netmask": svc(flags=schema.IP_VS_SVC_F_PERSISTENT, timeout=3600, netmask=0xFFFFFF00),
+    "persistent-v6-prefix": svc(af=10, addr="2001:db8::80", flags=schema.IP_VS_SVC_F_PERSISTENT, timeout=360, netmask=64),
     "persistent-fwmark-v6-prefix": svc(af=10, protocol=0, addr=None, port=0, fwmark=7, flags=1, timeout=60, netmask=48),
-    "pcc-port-0": svc(port=0, flags=nl.IP_VS_SVC_F_PERSISTENT, timeout=2678400),
-    "sip-pe": svc(protocol=17, port=5060, flags=nl.IP_VS_SVC_F_PERSISTENT, timeout=30, pe_name="sip"),
-    "sh-fallback-port": svc(sched_name="sh", flags=nl.IP_VS_SVC_F_SCHED1 | nl.IP_VS_SVC_F_SCHED2),
-    "mh-flag3": svc(sched_name="mh", flags=nl.IP_VS_SVC_F_SCHED3),
+    "pcc-port-0": svc(port=0, flags=schema.IP_VS_SVC_F_PERSISTENT, timeout=2678400),
+    "sip-pe": svc(protocol=17, port=5060, flags=schema.IP_VS_SVC_F_PERSISTENT, timeout=30, pe_name="sip"),
+    "sh-fallback-port": svc(sched_name="sh", flags=schema.IP_VS_SVC_F_SCHED1 | schema.IP_VS_SVC_F_SCHED2),
+    "mh-flag3": svc(sched_name="mh", flags=schema.IP_VS_SVC_F_SCHED3),
     "all-flag-bits": svc(protocol=17, sched_name="mh", flags=0x1 | 0x4 | 0x8 | 0x10 | 0x20, timeout=5, netmask=0xFFFF0000),
     "twos": svc(sched_name="twos"),
 }
@@ -214,8 +238,9 @@ SERVICES = {
 def test_service_round_trip(make, name):
     service = SERVICES[name]
     msg = roundtrip_message(make(service))
-    assert msg["cmd"] == (nl.IPVS_CMD_NEW_SERVICE if make is codec.add_service_request else nl.IPVS_CMD_SET_SERVICE)
-    assert codec.service_from_message(msg) == service
+    assert msg["cmd"] == (schema.IPVS_CMD_NEW_SERVICE if make is codec.add_service_request else schema.IPVS_CMD_SET_SERVICE)
+    assert ref.service_from_message(msg) == service
+    assert read_service(make(service).encode(FAMILY_ID, 7)) == service
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -318,9 +343,10 @@ DESTS = {
 def test_dest_round_trip(make, name):
     service, real_server = DESTS[name]
     msg = roundtrip_message(make(service, real_server))
-    assert msg["cmd"] == (nl.IPVS_CMD_NEW_DEST if make is codec.add_dest_request else nl.IPVS_CMD_SET_DEST)
-    assert codec.dest_from_message(msg, service["af"]) == real_server
-    key = {k: v for k, v in codec.service_from_message(msg).items() if k in ("af", "protocol", "addr", "port", "fwmark")}
+    assert msg["cmd"] == (schema.IPVS_CMD_NEW_DEST if make is codec.add_dest_request else schema.IPVS_CMD_SET_DEST)
+    assert ref.dest_from_message(msg, service["af"]) == real_server
+    assert read_dest(make(service, real_server).encode(FAMILY_ID, 7), service["af"]) == real_server
+    key = {k: v for k, v in ref.service_from_message(msg).items() if k in ("af", "protocol", "addr", "port", "fwmark")}
     assert key == {k: service[k] for k in key}
 
 
@@ -370,7 +396,7 @@ def test_dest_without_tunnel_keys_sends_no_tunnel_attributes():
 
 def stats_nest(kind: int, values: dict, wide: bool) -> bytes:
     body = b""
-    for number, key in enumerate(codec.STATS_KEYS, start=1):
+    for number, key in enumerate(schema.STATS_KEYS, start=1):
         if wide or key in ("inbytes", "outbytes"):
             body += u32(11, 0) + u64(number, values[key])  # IPVS_STATS_ATTR_PAD before u64, as nla_put_u64_64bit may do
         else:
@@ -392,35 +418,35 @@ def kernel_service_reply(fwmark: int = 0, stats64: bool = True) -> bytes:
     attrs += tlv(9, bytes([0xFF, 0xFF, 0xFF, 0x00])) + stats_nest(10, STATS32, wide=False)
     if stats64:
         attrs += stats_nest(12, STATS64, wide=True)
-    return genl(nl.IPVS_CMD_NEW_SERVICE, tlv(1, attrs), flags=0x2)
+    return genl(schema.IPVS_CMD_NEW_SERVICE, tlv(1, attrs), flags=0x2)
 
 
 def test_decode_kernel_service_reply():
-    (raw,) = codec.split_messages(kernel_service_reply())
-    assert codec.service_from_message(codec.decode_message(raw)) == {
+    data = kernel_service_reply()
+    assert read_service(data) == {
         "af": 2, "protocol": 6, "addr": "198.51.100.1", "port": 8080, "fwmark": 0, "sched_name": "wlc",
         "flags": 0x3, "timeout": 360, "netmask": 0xFFFFFF00, "pe_name": "sip", "stats": STATS64,
     }
 
 
 def test_decode_kernel_service_reply_keeps_hashed_and_falls_back_to_32_bit_stats():
-    (raw,) = codec.split_messages(kernel_service_reply(fwmark=9, stats64=False))
-    decoded = codec.service_from_message(codec.decode_message(raw))
-    assert decoded["flags"] & nl.IP_VS_SVC_F_HASHED
+    data = kernel_service_reply(fwmark=9, stats64=False)
+    decoded = read_service(data)
+    assert decoded["flags"] & schema.IP_VS_SVC_F_HASHED
     assert (decoded["protocol"], decoded["addr"], decoded["port"], decoded["fwmark"]) == (0, None, 0, 9)
     assert decoded["stats"] == STATS32
 
 
 def test_decode_without_stats_when_asked():
-    (raw,) = codec.split_messages(kernel_service_reply())
-    assert "stats" not in codec.service_from_message(codec.decode_message(raw), stats=False)
+    data = kernel_service_reply()
+    assert "stats" not in read_service(data, stats=False)
 
 
 def test_decode_kernel_ipv6_service_reply_prefix_length():
     attrs = u16(1, 10) + u16(2, 17) + tlv(3, socket.inet_pton(socket.AF_INET6, "2001:db8::53")) + be16(4, 53)
     attrs += string(6, "rr") + tlv(7, struct.pack("=II", 0x2, 0xFFFFFFFF)) + u32(8, 0) + u32(9, 128)
-    (raw,) = codec.split_messages(genl(nl.IPVS_CMD_NEW_SERVICE, tlv(1, attrs)))
-    decoded = codec.service_from_message(codec.decode_message(raw))
+    data = genl(schema.IPVS_CMD_NEW_SERVICE, tlv(1, attrs))
+    decoded = read_service(data)
     assert (decoded["addr"], decoded["port"], decoded["netmask"], decoded["pe_name"]) == ("2001:db8::53", 53, 128, None)
 
 
@@ -430,12 +456,12 @@ def kernel_dest_reply(af_attr: bool = True) -> bytes:
     if af_attr:
         attrs += u16(11, 10)
     attrs += stats_nest(10, STATS32, wide=False) + stats_nest(12, STATS64, wide=True)
-    return genl(nl.IPVS_CMD_NEW_DEST, tlv(2, attrs), flags=0x2)
+    return genl(schema.IPVS_CMD_NEW_DEST, tlv(2, attrs), flags=0x2)
 
 
 def test_decode_kernel_dest_reply():
-    (raw,) = codec.split_messages(kernel_dest_reply())
-    assert codec.dest_from_message(codec.decode_message(raw), service_af=2) == {
+    data = kernel_dest_reply()
+    assert read_dest(data, service_af=2) == {
         "addr": "2001:db8::11", "port": 80, "af": 10, "fwd_method": 2, "weight": 7, "u_thresh": 100, "l_thresh": 50,
         "tun_type": 1, "tun_port": 6080, "tun_flags": 1, "active_conns": 11, "inact_conns": 12, "persist_conns": 13,
         "stats": STATS64,
@@ -443,21 +469,21 @@ def test_decode_kernel_dest_reply():
 
 
 def test_decode_dest_without_address_family_uses_the_service_family():
-    (raw,) = codec.split_messages(kernel_dest_reply(af_attr=False))
-    assert codec.dest_from_message(codec.decode_message(raw), service_af=10)["addr"] == "2001:db8::11"
+    data = kernel_dest_reply(af_attr=False)
+    assert read_dest(data, service_af=10)["addr"] == "2001:db8::11"
 
 
 def test_decode_dest_reply_tun_port_byte_order():
     attrs = tlv(1, bytes([192, 0, 2, 1]) + bytes(12)) + be16(2, 1) + u32(3, 2) + u32(4, 1) + u8(13, 1) + be16(14, 0x1234) + u16(11, 2)
-    (raw,) = codec.split_messages(genl(nl.IPVS_CMD_NEW_DEST, tlv(2, attrs)))
-    assert codec.dest_from_message(codec.decode_message(raw))["tun_port"] == 0x1234
+    data = genl(schema.IPVS_CMD_NEW_DEST, tlv(2, attrs))
+    assert read_dest(data)["tun_port"] == 0x1234
 
 
 def test_unknown_attributes_of_newer_kernels_are_ignored():
     attrs = u16(1, 2) + u32(5, 4) + string(6, "rr") + tlv(7, struct.pack("=II", 2, 0xFFFFFFFF)) + u32(8, 0) + u32(9, 0xFFFFFFFF)
     attrs += tlv(13, b"future attribute")
-    (raw,) = codec.split_messages(genl(nl.IPVS_CMD_NEW_SERVICE, tlv(1, attrs) + tlv(99, b"x")))
-    assert codec.service_from_message(codec.decode_message(raw))["fwmark"] == 4
+    data = genl(schema.IPVS_CMD_NEW_SERVICE, tlv(1, attrs) + tlv(99, b"x"))
+    assert read_service(data)["fwmark"] == 4
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,8 +493,9 @@ def test_unknown_attributes_of_newer_kernels_are_ignored():
 @pytest.mark.parametrize("values", [(900, 120, 300), (1, 2, 3), (0x7FFFFFFF, 0, 4294967295)])
 def test_timeouts_round_trip(values):
     msg = roundtrip_message(codec.set_timeouts_request(*values))
-    assert msg["cmd"] == nl.IPVS_CMD_SET_CONFIG
-    assert codec.timeouts_from_message(msg) == dict(zip(("tcp", "tcpfin", "udp"), values))
+    assert msg["cmd"] == schema.IPVS_CMD_SET_CONFIG
+    assert ref.timeouts_from_message(msg) == dict(zip(("tcp", "tcpfin", "udp"), values))
+    assert codec.timeouts_from_message(codec.set_timeouts_request(*values).encode(FAMILY_ID, 7)) == dict(zip(("tcp", "tcpfin", "udp"), values))
 
 
 def test_timeouts_none_is_not_sent():
@@ -478,16 +505,17 @@ def test_timeouts_none_is_not_sent():
 
 
 def test_decode_kernel_config_reply():
-    (raw,) = codec.split_messages(genl(nl.IPVS_CMD_SET_CONFIG, u32(4, 900) + u32(5, 120) + u32(6, 300)))
-    assert codec.timeouts_from_message(codec.decode_message(raw)) == {"tcp": 900, "tcpfin": 120, "udp": 300}
+    data = genl(schema.IPVS_CMD_SET_CONFIG, u32(4, 900) + u32(5, 120) + u32(6, 300))
+    assert codec.timeouts_from_message(data) == {"tcp": 900, "tcpfin": 120, "udp": 300}
+    assert ref.timeouts_from_message(ref.decode(data)) == {"tcp": 900, "tcpfin": 120, "udp": 300}
 
 
 def test_decode_kernel_info_reply_with_its_own_class():
-    data = genl(nl.IPVS_CMD_SET_INFO, u32(1, 0x010201) + u32(2, 4096))
-    (raw,) = codec.split_messages(data)
-    assert codec.info_from_message(codec.decode_message(raw, nl.IpvsInfoMessage)) == {"version": "1.2.1", "conn_tab_size": 4096}
+    data = genl(schema.IPVS_CMD_SET_INFO, u32(1, 0x010201) + u32(2, 4096))
+    assert codec.info_from_message(data) == {"version": "1.2.1", "conn_tab_size": 4096}
+    assert ref.info_from_message(ref.decode(data, ref.IpvsInfoMessage)) == {"version": "1.2.1", "conn_tab_size": 4096}
     # Why a separate class: with the command attributes, attribute 1 would be read as a service.
-    assert codec.decode_message(raw).get_attr("IPVS_CMD_ATTR_SERVICE") is not None
+    assert ref.decode(data).get_attr("IPVS_CMD_ATTR_SERVICE") is not None
 
 
 DAEMONS = [
@@ -500,8 +528,9 @@ DAEMONS = [
 @pytest.mark.parametrize("daemon", DAEMONS, ids=["master-v4", "backup-v6"])
 def test_daemon_round_trip(daemon):
     msg = roundtrip_message(codec.add_daemon_request(daemon))
-    assert msg["cmd"] == nl.IPVS_CMD_NEW_DAEMON
-    assert codec.daemon_from_message(msg) == daemon
+    assert msg["cmd"] == schema.IPVS_CMD_NEW_DAEMON
+    assert ref.daemon_from_message(msg) == daemon
+    assert codec.daemon_from_message(codec.add_daemon_request(daemon).encode(FAMILY_ID, 7)) == daemon
 
 
 def test_daemon_byte_layout():
@@ -514,9 +543,9 @@ def test_daemon_byte_layout():
 
 def test_daemon_delete_and_kernel_reply_of_an_old_kernel():
     _header, cmd, top = request_attrs(codec.delete_daemon_request("backup").encode(FAMILY_ID, 1))
-    assert cmd == nl.IPVS_CMD_DEL_DAEMON and parse_tlvs(top[3]) == {1: struct.pack("=I", 2)}
-    (raw,) = codec.split_messages(genl(nl.IPVS_CMD_NEW_DAEMON, tlv(3, u32(1, 1) + string(2, "eth1") + u32(3, 9))))
-    assert codec.daemon_from_message(codec.decode_message(raw)) == {
+    assert cmd == schema.IPVS_CMD_DEL_DAEMON and parse_tlvs(top[3]) == {1: struct.pack("=I", 2)}
+    data = genl(schema.IPVS_CMD_NEW_DAEMON, tlv(3, u32(1, 1) + string(2, "eth1") + u32(3, 9)))
+    assert ref.daemon_from_message(ref.decode(data)) == codec.daemon_from_message(data) == {
         "state": "master", "mcast_ifn": "eth1", "sync_id": 9, "sync_maxlen": 0, "mcast_group": None, "mcast_port": 0, "mcast_ttl": 0,
     }
 
@@ -563,29 +592,29 @@ def test_invalid_dest_and_daemon():
 
 
 @pytest.mark.parametrize("code, cmd, cls, text", [
-    (errno.EPERM, nl.IPVS_CMD_NEW_SERVICE, codec.IpvsPermissionError, "needs root / CAP_NET_ADMIN"),
-    (errno.EACCES, nl.IPVS_CMD_GET_SERVICE, codec.IpvsPermissionError, "needs root / CAP_NET_ADMIN"),
-    (errno.EEXIST, nl.IPVS_CMD_NEW_SERVICE, codec.IpvsKernelError, "the virtual service already exists"),
-    (errno.EEXIST, nl.IPVS_CMD_NEW_DEST, codec.IpvsKernelError, "the real server already exists"),
-    (errno.ESRCH, nl.IPVS_CMD_SET_SERVICE, codec.IpvsKernelError, "the virtual service does not exist"),
-    (errno.ENOENT, nl.IPVS_CMD_NEW_SERVICE, codec.IpvsKernelError, "scheduler or persistence engine module not available"),
-    (errno.ENOENT, nl.IPVS_CMD_DEL_DEST, codec.IpvsKernelError, "the real server does not exist"),
-    (errno.EINVAL, nl.IPVS_CMD_NEW_SERVICE, codec.IpvsKernelError, "invalid argument"),
-    (errno.ERANGE, nl.IPVS_CMD_NEW_DEST, codec.IpvsKernelError, "weight must be >= 0"),
-    (errno.EBUSY, nl.IPVS_CMD_FLUSH, codec.IpvsKernelError, os.strerror(errno.EBUSY)),
+    (errno.EPERM, schema.IPVS_CMD_NEW_SERVICE, errors.IpvsPermissionError, "needs root / CAP_NET_ADMIN"),
+    (errno.EACCES, schema.IPVS_CMD_GET_SERVICE, errors.IpvsPermissionError, "needs root / CAP_NET_ADMIN"),
+    (errno.EEXIST, schema.IPVS_CMD_NEW_SERVICE, errors.IpvsKernelError, "the virtual service already exists"),
+    (errno.EEXIST, schema.IPVS_CMD_NEW_DEST, errors.IpvsKernelError, "the real server already exists"),
+    (errno.ESRCH, schema.IPVS_CMD_SET_SERVICE, errors.IpvsKernelError, "the virtual service does not exist"),
+    (errno.ENOENT, schema.IPVS_CMD_NEW_SERVICE, errors.IpvsKernelError, "scheduler or persistence engine module not available"),
+    (errno.ENOENT, schema.IPVS_CMD_DEL_DEST, errors.IpvsKernelError, "the real server does not exist"),
+    (errno.EINVAL, schema.IPVS_CMD_NEW_SERVICE, errors.IpvsKernelError, "invalid argument"),
+    (errno.ERANGE, schema.IPVS_CMD_NEW_DEST, errors.IpvsKernelError, "weight must be >= 0"),
+    (errno.EBUSY, schema.IPVS_CMD_FLUSH, errors.IpvsKernelError, os.strerror(errno.EBUSY)),
 ])
 def test_kernel_errors_are_named_sentences(code, cmd, cls, text):
-    request = codec.IpvsRequest(cmd, [], "do something")
-    exc = codec.kernel_error(code, request)
+    request = codec.IpvsRequest(cmd, b"", "do something")
+    exc = ipvs_client.kernel_error(code, request)
     assert type(exc) is cls  # pylint: disable=unidiomatic-typecheck
-    assert isinstance(exc, codec.IpvsKernelError) and isinstance(exc, codec.IpvsError)
+    assert isinstance(exc, errors.IpvsKernelError) and isinstance(exc, errors.IpvsError)
     assert exc.errno == code and exc.request is request
     assert str(exc).startswith("do something: ") and text in str(exc)
     assert f"({errno.errorcode[code]})" in str(exc)
 
 
 def test_kernel_error_keeps_the_kernel_text():
-    exc = codec.kernel_error(errno.EINVAL, codec.add_service_request(svc()), "Unknown attribute type")
+    exc = ipvs_client.kernel_error(errno.EINVAL, codec.add_service_request(svc()), "Unknown attribute type")
     assert str(exc) == "add service TCP 198.51.100.1:80: invalid argument: the kernel rejected a value or a combination of values (EINVAL); " \
                        "the kernel says: Unknown attribute type"
 
@@ -601,24 +630,24 @@ def nlmsg_error(code: int, seq: int, text: str | None = None) -> bytes:
 
 
 def test_error_of_reads_the_code_and_the_extended_ack_text():
-    (ack,) = codec.split_messages(nlmsg_error(0, 4))
-    assert codec.error_of(ack) == (0, None)
-    (err,) = codec.split_messages(nlmsg_error(errno.EEXIST, 5, "already there"))
-    assert codec.error_of(err) == (errno.EEXIST, "already there")
+    (ack,) = transport.split_messages(nlmsg_error(0, 4))
+    assert transport.error_of(ack) == (0, None)
+    (err,) = transport.split_messages(nlmsg_error(errno.EEXIST, 5, "already there"))
+    assert transport.error_of(err) == (errno.EEXIST, "already there")
 
 
 def test_split_messages_aligns_and_rejects_garbage():
     data = genl(1, string(6, "a"), seq=1) + genl(2, b"", seq=2)
-    assert [raw.seq for raw in codec.split_messages(data)] == [1, 2]
-    with pytest.raises(codec.IpvsError, match="malformed"):
-        codec.split_messages(struct.pack("=IHHII", 99, 2, 0, 0, 0))
+    assert [raw.seq for raw in transport.split_messages(data)] == [1, 2]
+    with pytest.raises(errors.IpvsError, match="malformed"):
+        transport.split_messages(struct.pack("=IHHII", 99, 2, 0, 0, 0))
 
 
 # ---------------------------------------------------------------------------------------------
 # The transport, with scripted datagrams: every part of a dump, acks matched by sequence number
 
 
-class ScriptedChannel(codec.GenlChannel):
+class ScriptedChannel(transport.GenlChannel):
     """A GenlChannel whose kernel is a script: answer(sent_bytes) -> datagrams."""
 
     def __init__(self, answer):  # pylint: disable=super-init-not-called
@@ -632,7 +661,7 @@ class ScriptedChannel(codec.GenlChannel):
         self.queue.extend(self.answer(data))
 
     def receive(self):
-        return codec.split_messages(self.queue.pop(0))
+        return transport.split_messages(self.queue.pop(0))
 
     def close(self) -> None:
         pass
@@ -650,13 +679,13 @@ def test_dump_reads_every_part_up_to_done():
     seq = channel.next_seq()
     raws = channel.exchange(codec.flush_request().encode(FAMILY_ID, seq), seq, dump=True)
     assert len(raws) == 6
-    assert [codec.service_from_message(codec.decode_message(raw))["fwmark"] for raw in raws] == [0, 1, 2, 0, 1, 2]
+    assert [read_service(raw.data)["fwmark"] for raw in raws] == [0, 1, 2, 0, 1, 2]
 
 
 def test_dump_error_raises():
     channel = ScriptedChannel(lambda data: [nlmsg_error(errno.EPERM, struct.unpack_from("=I", data, 8)[0])])
     seq = channel.next_seq()
-    with pytest.raises(nl.NetlinkError) as info:
+    with pytest.raises(pr2.NetlinkError) as info:
         channel.exchange(codec.flush_request().encode(FAMILY_ID, seq), seq, dump=True)
     assert info.value.code == errno.EPERM
 
@@ -664,18 +693,18 @@ def test_dump_error_raises():
 def test_request_collects_replies_before_the_ack():
     def kernel(data):
         seq = struct.unpack_from("=I", data, 8)[0]
-        return [genl(nl.IPVS_CMD_SET_CONFIG, u32(4, 1), seq=seq) + nlmsg_error(0, seq)]
+        return [genl(schema.IPVS_CMD_SET_CONFIG, u32(4, 1), seq=seq) + nlmsg_error(0, seq)]
 
     channel = ScriptedChannel(kernel)
     seq = channel.next_seq()
     (raw,) = channel.exchange(codec.flush_request().encode(FAMILY_ID, seq), seq, dump=False)
-    assert codec.timeouts_from_message(codec.decode_message(raw))["tcp"] == 1
+    assert codec.timeouts_from_message(raw.data)["tcp"] == 1
 
 
 def test_pipeline_matches_each_ack_to_its_request():
     def kernel(data):
         acks = [nlmsg_error(errno.EEXIST if raw.seq % 3 == 0 else 0, raw.seq, "dup" if raw.seq % 3 == 0 else None)
-                for raw in codec.split_messages(data)]
+                for raw in transport.split_messages(data)]
         acks.reverse()  # whatever the order, each answer goes to its request
         return [acks[0], b"".join(acks[1:])]
 
@@ -683,20 +712,20 @@ def test_pipeline_matches_each_ack_to_its_request():
     requests = [codec.add_service_request(svc(port=port)) for port in range(1, 11)]
     results = channel.pipeline([lambda seq, r=r: r.encode(FAMILY_ID, seq) for r in requests], chunk=4)
     assert len(channel.sent) == 3  # 4 + 4 + 2 requests, one datagram each
-    assert [len(codec.split_messages(d)) for d in channel.sent] == [4, 4, 2]
+    assert [len(transport.split_messages(d)) for d in channel.sent] == [4, 4, 2]
     expected = [(errno.EEXIST, "dup") if seq % 3 == 0 else (0, None) for seq in range(101, 111)]
     assert results == expected
 
 
 def test_send_batch_returns_one_result_per_request():
-    client = codec.IpvsNetlink.__new__(codec.IpvsNetlink)
+    client = ipvs_client.IpvsClient.__new__(ipvs_client.IpvsClient)
     client.family_id, client.batch_size, client.netns = FAMILY_ID, 2, None
     client._channel = ScriptedChannel(  # pylint: disable=protected-access
-        lambda data: [b"".join(nlmsg_error(errno.ESRCH if raw.seq == 102 else 0, raw.seq) for raw in codec.split_messages(data))])
+        lambda data: [b"".join(nlmsg_error(errno.ESRCH if raw.seq == 102 else 0, raw.seq) for raw in transport.split_messages(data))])
     requests = [codec.delete_service_request(svc(port=port)) for port in (1, 2, 3)]
     results = client.send_batch(requests)
     assert results[0] is None and results[2] is None
-    assert isinstance(results[1], codec.IpvsKernelError) and results[1].errno == errno.ESRCH
+    assert isinstance(results[1], errors.IpvsKernelError) and results[1].errno == errno.ESRCH
     assert str(results[1]) == "delete service TCP 198.51.100.1:2: the virtual service does not exist (ESRCH)"
 
 
@@ -705,32 +734,32 @@ def test_send_batch_returns_one_result_per_request():
 
 
 def test_channel_resolves_a_real_family_and_dumps_all_families():
-    channel = codec.GenlChannel()
+    channel = transport.GenlChannel()
     try:
-        assert channel.resolve_family("nlctrl") == nl.GENL_ID_CTRL
-        with pytest.raises(nl.NetlinkError) as info:
+        assert channel.resolve_family("nlctrl") == transport.GENL_ID_CTRL
+        with pytest.raises(pr2.NetlinkError) as info:
             channel.resolve_family(f"nofam{uuid.uuid4().hex[:6]}")  # GENL_NAMSIZ is 16
         assert info.value.code == errno.ENOENT
-        with pytest.raises(nl.NetlinkError) as info:
+        with pytest.raises(pr2.NetlinkError) as info:
             channel.resolve_family("x" * 40)
         assert info.value.code == errno.EINVAL  # too long: with NETLINK_EXT_ACK the kernel says why
         assert info.value.args[1] != os.strerror(errno.EINVAL)
 
         def getfamily(name, flags):
             def encode(seq):
-                msg = nl.ctrlmsg()
-                msg["cmd"], msg["version"] = nl.CTRL_CMD_GETFAMILY, 1
+                msg = pr2.ctrlmsg()
+                msg["cmd"], msg["version"] = transport.CTRL_CMD_GETFAMILY, 1
                 msg["attrs"] = [["CTRL_ATTR_FAMILY_NAME", name]] if name else []
-                msg["header"].update({"type": nl.GENL_ID_CTRL, "flags": flags, "sequence_number": seq, "pid": 0})
+                msg["header"].update({"type": transport.GENL_ID_CTRL, "flags": flags, "sequence_number": seq, "pid": 0})
                 msg.encode()
                 return bytes(msg.data)
             return encode
 
         seq = channel.next_seq()
-        raws = channel.exchange(getfamily(None, nl.NLM_F_REQUEST | nl.NLM_F_DUMP)(seq), seq, dump=True)
-        names = [codec.decode_message(raw, nl.ctrlmsg).get_attr("CTRL_ATTR_FAMILY_NAME") for raw in raws]
+        raws = channel.exchange(getfamily(None, transport.NLM_F_REQUEST | transport.NLM_F_DUMP)(seq), seq, dump=True)
+        names = [ref.decode(raw.data, pr2.ctrlmsg).get_attr("CTRL_ATTR_FAMILY_NAME") for raw in raws]
         assert "nlctrl" in names and len(names) == len(set(names))
-        results = channel.pipeline([getfamily(name, nl.NLM_F_REQUEST | nl.NLM_F_ACK) for name in ["nlctrl", "nofamily"] * 100], chunk=16)
+        results = channel.pipeline([getfamily(name, transport.NLM_F_REQUEST | transport.NLM_F_ACK) for name in ["nlctrl", "nofamily"] * 100], chunk=16)
         assert [code for code, _text in results] == [0, errno.ENOENT] * 100
     finally:
         channel.close()
@@ -738,8 +767,8 @@ def test_channel_resolves_a_real_family_and_dumps_all_families():
 
 def test_ipvs_is_unavailable_on_this_machine():
     try:
-        client = codec.IpvsNetlink()
-    except codec.IpvsUnavailable as exc:
+        client = ipvs_client.IpvsClient()
+    except errors.IpvsUnavailable as exc:
         assert str(exc) == "ip_vs is not available on this host: load it with `modprobe ip_vs`"
         assert not os.path.exists("/proc/net/ip_vs")
     else:  # pragma: no cover - only on a machine with IPVS (the lab VM)
@@ -753,23 +782,23 @@ def test_ipvs_is_unavailable_on_this_machine():
 
 @pytest.mark.parametrize("name", ["", ".", "..", "a/b", "../../proc/1/ns/net", "x\0y"])
 def test_netns_names_that_are_not_names(name):
-    with pytest.raises(codec.IpvsNamespaceError, match="is not a network namespace name"):
-        codec.IpvsNetlink(netns=name)
+    with pytest.raises(errors.IpvsNamespaceError, match="is not a network namespace name"):
+        ipvs_client.IpvsClient(netns=name)
 
 
 def test_missing_netns_is_a_clear_error_and_is_not_created():
     name = f"lvs-ipvs-missing-{uuid.uuid4().hex[:8]}"
-    with pytest.raises(codec.IpvsNamespaceError, match=f"network namespace '{name}' does not exist"):
-        codec.IpvsNetlink(netns=name)
-    with pytest.raises(codec.IpvsNamespaceError, match=f"network namespace '{name}' does not exist"):
-        with codec.in_netns(name):
+    with pytest.raises(errors.IpvsNamespaceError, match=f"network namespace '{name}' does not exist"):
+        ipvs_client.IpvsClient(netns=name)
+    with pytest.raises(errors.IpvsNamespaceError, match=f"network namespace '{name}' does not exist"):
+        with netns.in_netns(name):
             pass  # pragma: no cover
-    assert not os.path.exists(os.path.join(codec.NETNS_RUN_DIR, name))
+    assert not os.path.exists(os.path.join(netns.NETNS_RUN_DIR, name))
 
 
 def test_no_netns_means_stay_here():
     before = _own_netns_inode()
-    with codec.in_netns(None):
+    with netns.in_netns(None):
         assert _own_netns_inode() == before
 
 
@@ -784,27 +813,27 @@ def test_socket_is_made_inside_the_netns_and_the_thread_comes_back():
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
         before = _own_netns_inode()
-        inside = codec.open_socket_in_netns(name, _own_netns_inode)
-        assert inside == os.stat(os.path.join(codec.NETNS_RUN_DIR, name)).st_ino != before
+        inside = netns.open_socket_in_netns(name, _own_netns_inode)
+        assert inside == os.stat(os.path.join(netns.NETNS_RUN_DIR, name)).st_ino != before
         assert _own_netns_inode() == before
         with pytest.raises(ZeroDivisionError):
-            codec.open_socket_in_netns(name, lambda: 1 // 0)
+            netns.open_socket_in_netns(name, lambda: 1 // 0)
         assert _own_netns_inode() == before
-        with codec.in_netns(name):
+        with netns.in_netns(name):
             assert _own_netns_inode() == inside
         assert _own_netns_inode() == before
         with pytest.raises(KeyError):
-            with codec.in_netns(name):
+            with netns.in_netns(name):
                 raise KeyError("inside")
         assert _own_netns_inode() == before
-        channel = codec.GenlChannel(name)
+        channel = transport.GenlChannel(name)
         try:
-            assert channel.resolve_family("nlctrl") == nl.GENL_ID_CTRL
+            assert channel.resolve_family("nlctrl") == transport.GENL_ID_CTRL
         finally:
             channel.close()
         try:
-            client = codec.IpvsNetlink(netns=name)
-        except codec.IpvsUnavailable as exc:  # this machine
+            client = ipvs_client.IpvsClient(netns=name)
+        except errors.IpvsUnavailable as exc:  # this machine
             assert str(exc) == f"ip_vs is not available on this host (network namespace {name}): load it with `modprobe ip_vs`"
         else:  # pragma: no cover - a machine with IPVS (the lab VM): a fresh namespace has an empty table
             with client:
@@ -812,3 +841,93 @@ def test_socket_is_made_inside_the_netns_and_the_thread_comes_back():
         assert _own_netns_inode() == before
     finally:
         subprocess.run(["ip", "netns", "delete", name], check=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference encoding (pyroute2's genlmsg / nla, ipvs_reference), both ways: our request bytes are pyroute2's bytes
+# (so pyroute2 decodes them, above); pyroute2's replies, counters included, are read by us as pyroute2 reads them.
+
+SERVICE_COMMANDS = [(codec.add_service_request, schema.IPVS_CMD_NEW_SERVICE, True), (codec.edit_service_request, schema.IPVS_CMD_SET_SERVICE, True),
+                    (codec.delete_service_request, schema.IPVS_CMD_DEL_SERVICE, False)]
+DEST_COMMANDS = [(codec.add_dest_request, schema.IPVS_CMD_NEW_DEST, True), (codec.edit_dest_request, schema.IPVS_CMD_SET_DEST, True),
+                 (codec.delete_dest_request, schema.IPVS_CMD_DEL_DEST, False)]
+
+
+@pytest.mark.parametrize("make, cmd, full", SERVICE_COMMANDS, ids=["add", "edit", "delete"])
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_service_requests_are_the_reference_bytes(make, cmd, full, name):
+    assert make(SERVICES[name]).encode(FAMILY_ID, 11, 0x5) == ref.service_request(cmd, SERVICES[name], full, FAMILY_ID, 11)
+    assert codec.zero_request(SERVICES[name]).encode(FAMILY_ID, 3) == ref.service_request(schema.IPVS_CMD_ZERO, SERVICES[name], False, FAMILY_ID, 3)
+
+
+TUNNEL_KEYS_ABSENT = {"addr": "192.0.2.11", "port": 80, "fwd_method": 2, "weight": 3}
+V6_WITHOUT_AF = {"addr": "2001:db8::11", "port": 443, "fwd_method": 0, "weight": 1, "u_thresh": 10, "l_thresh": 5}
+
+
+@pytest.mark.parametrize("make, cmd, full", DEST_COMMANDS, ids=["add", "edit", "delete"])
+@pytest.mark.parametrize("name", sorted(DESTS) + ["tunnel-keys-absent", "v6-without-af"])
+def test_dest_requests_are_the_reference_bytes(make, cmd, full, name):
+    service, real_server = DESTS.get(name) or (SERVICES["tcp-v6"] if name == "v6-without-af" else svc(),
+                                               V6_WITHOUT_AF if name == "v6-without-af" else TUNNEL_KEYS_ABSENT)
+    assert make(service, real_server).encode(FAMILY_ID, 12, 0x5) == ref.dest_request(cmd, service, real_server, full, FAMILY_ID, 12)
+
+
+MINIMAL_DAEMON = {"state": "backup", "mcast_ifn": "eth0", "sync_id": 0}
+
+
+@pytest.mark.parametrize("daemon", DAEMONS + [MINIMAL_DAEMON], ids=["master-v4", "backup-v6", "minimal"])
+def test_daemon_requests_and_replies_are_the_reference_bytes(daemon):
+    assert codec.add_daemon_request(daemon).encode(FAMILY_ID, 13) == ref.daemon_request(daemon, FAMILY_ID, 13)
+    expected = {"sync_maxlen": 0, "mcast_group": None, "mcast_port": 0, "mcast_ttl": 0, **daemon}
+    assert codec.daemon_from_message(ref.daemon_reply(daemon)) == ref.daemon_from_message(ref.decode(ref.daemon_reply(daemon))) == expected
+    delete = ref.encode(schema.IPVS_CMD_DEL_DAEMON, [ref.nest("IPVS_CMD_ATTR_DAEMON", [["IPVS_DAEMON_ATTR_STATE", ref.STATES[daemon["state"]]]])],
+                        FAMILY_ID, 14)
+    assert codec.delete_daemon_request(daemon["state"]).encode(FAMILY_ID, 14) == delete
+
+
+@pytest.mark.parametrize("values", [(900, 120, 300), (100, None, None), (None, 0, 4294967295), (None, None, None)])
+def test_timeouts_requests_are_the_reference_bytes(values):
+    assert codec.set_timeouts_request(*values).encode(FAMILY_ID, 15) == ref.timeouts_request(*values, FAMILY_ID, 15)
+    timeouts = dict(zip(("tcp", "tcpfin", "udp"), (value or 0 for value in values)))
+    assert codec.timeouts_from_message(ref.timeouts_reply(timeouts)) == timeouts
+
+
+def test_flush_and_zero_all_are_the_reference_bytes():
+    assert codec.flush_request().encode(FAMILY_ID, 16) == ref.encode(schema.IPVS_CMD_FLUSH, [], FAMILY_ID, 16)
+    assert codec.zero_request().encode(FAMILY_ID, 17) == ref.encode(schema.IPVS_CMD_ZERO, [], FAMILY_ID, 17)
+
+
+@pytest.mark.parametrize("code, size", [(0x010201, 4096), (0x010203, 1 << 20), (0, 0)])
+def test_info_replies_of_the_reference(code, size):
+    data = ref.info_reply(code, size)
+    assert codec.info_from_message(data) == ref.info_from_message(ref.decode(data, ref.IpvsInfoMessage))
+    assert codec.info_from_message(data)["conn_tab_size"] == size
+
+
+STATS_BIG = {key: (1 << 40) + number for number, key in enumerate(schema.STATS_KEYS)}
+
+
+@pytest.mark.parametrize("stats_name, counters", [("IPVS_SVC_ATTR_STATS", STATS32), ("IPVS_SVC_ATTR_STATS64", STATS_BIG), (None, None)],
+                         ids=["stats", "stats64", "none"])
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_service_replies_of_the_reference(name, stats_name, counters):
+    service = dict(SERVICES[name], flags=SERVICES[name]["flags"] | schema.IP_VS_SVC_F_HASHED)
+    if counters is not None:
+        service["stats"] = counters
+    data = ref.service_reply(service, stats_name or "")
+    assert read_service(data) == service
+    assert codec.service_values(data) == tuple(dict(service, flags=SERVICES[name]["flags"])[key] for key in codec.SERVICE_KEYS)
+
+
+@pytest.mark.parametrize("stats_name, counters", [("IPVS_DEST_ATTR_STATS", STATS32), ("IPVS_DEST_ATTR_STATS64", STATS_BIG), (None, None)],
+                         ids=["stats", "stats64", "none"])
+@pytest.mark.parametrize("name", sorted(DESTS))
+def test_dest_replies_of_the_reference(name, stats_name, counters):
+    service, real_server = DESTS[name]
+    reply = dict(real_server, active_conns=7, inact_conns=0xFFFFFFFF, persist_conns=1)
+    if counters is not None:
+        reply["stats"] = counters
+    data = ref.dest_reply(reply, stats_name or "")
+    assert read_dest(data, service["af"]) == reply
+    af, raw_address, values = codec.dest_values(data, service["af"])
+    assert (af, codec.address_text(af, raw_address), values) == (real_server["af"], real_server["addr"], tuple(real_server[k] for k in codec.DEST_KEYS))

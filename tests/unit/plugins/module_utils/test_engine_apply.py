@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_codec
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import apply, undo_table
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import operation_request
@@ -41,10 +41,10 @@ SERVERS = [
     RealServer("192.0.2.14", 80, forwarding="tunnel", tunnel_type="ipip"),
     RealServer("192.0.2.15", 80, forwarding="local"),
 ]
-SERVICE_REQUESTS = {"add_service": _codec.add_service_request, "edit_service": _codec.edit_service_request,
-                    "delete_service": _codec.delete_service_request}
-DEST_REQUESTS = {"add_real_server": _codec.add_dest_request, "edit_real_server": _codec.edit_dest_request,
-                 "delete_real_server": _codec.delete_dest_request}
+SERVICE_REQUESTS = {"add_service": _ipvs_codec.add_service_request, "edit_service": _ipvs_codec.edit_service_request,
+                    "delete_service": _ipvs_codec.delete_service_request}
+DEST_REQUESTS = {"add_real_server": _ipvs_codec.add_dest_request, "edit_real_server": _ipvs_codec.edit_dest_request,
+                 "delete_real_server": _ipvs_codec.delete_dest_request}
 
 
 @pytest.mark.parametrize("service", SERVICES, ids=lambda service: render(Operation("add_service", service)))
@@ -67,7 +67,7 @@ def test_delete_service_names_the_service_as_it_was():
     before = SERVICES[0]
     wanted = dataclasses.replace(before, scheduler="wlc")
     operation = Operation("delete_service", wanted, before=before)
-    assert operation_request(operation).encode(1, 1) == _codec.delete_service_request(service_to_kernel(before)).encode(1, 1)
+    assert operation_request(operation).encode(1, 1) == _ipvs_codec.delete_service_request(service_to_kernel(before)).encode(1, 1)
 
 
 def test_cached_nests_give_the_same_bytes():

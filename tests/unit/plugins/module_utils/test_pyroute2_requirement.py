@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _netlink
+from ansible_collections.lvs.ipvs.plugins.module_utils import _pyroute2
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -23,17 +23,17 @@ from ansible_collections.lvs.ipvs.plugins.module_utils import _netlink
     ("1.0", (1, 0)), ("0.5.0", (0, 5, 0)),
 ])
 def test_version_tuple(text, expected):
-    assert _netlink.version_tuple(text) == expected
+    assert _pyroute2.version_tuple(text) == expected
 
 
 def test_the_minimum_is_written_once():
-    assert _netlink.version_tuple(_netlink.PYROUTE2_MINIMUM_TEXT) == _netlink.PYROUTE2_MINIMUM
+    assert _pyroute2.version_tuple(_pyroute2.PYROUTE2_MINIMUM_TEXT) == _pyroute2.PYROUTE2_MINIMUM
 
 
 def test_the_version_installed_here_is_found():
     import pyroute2.config.version  # pylint: disable=import-outside-toplevel  # only to compare; the collection never imports it
 
-    assert _netlink.PYROUTE2_VERSION == pyroute2.config.version.__version__
+    assert _pyroute2.PYROUTE2_VERSION == pyroute2.config.version.__version__
 
 
 @pytest.mark.parametrize("version, error, found", [
@@ -43,9 +43,9 @@ def test_the_version_installed_here_is_found():
      "pyroute2 0.6.13 is installed there but cannot be imported (No module named 'pyroute2.netlink')"),
 ])
 def test_the_message_names_found_needed_and_packages(monkeypatch, version, error, found):
-    monkeypatch.setattr(_netlink, "PYROUTE2_VERSION", version)
-    monkeypatch.setattr(_netlink, "PYROUTE2_IMPORT_ERROR", error)
-    message = _netlink.pyroute2_missing_message()
+    monkeypatch.setattr(_pyroute2, "PYROUTE2_VERSION", version)
+    monkeypatch.setattr(_pyroute2, "PYROUTE2_IMPORT_ERROR", error)
+    message = _pyroute2.pyroute2_missing_message()
     assert message.startswith("lvs.ipvs needs pyroute2 0.5.0 or newer on the managed node, for the Python that runs the module ")
     assert found in message
     assert sys.executable in message and sys.version.split()[0] in message

@@ -12,7 +12,7 @@ import errno
 import pytest
 import yaml
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _argspec, _codec
+from ansible_collections.lvs.ipvs.plugins.module_utils import _argspec, _ipvs_codec
 from ansible_collections.lvs.ipvs.plugins.module_utils import _sync_daemon_task as task
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon import SyncDaemon
@@ -128,7 +128,7 @@ def test_kernel_request_is_the_codecs_daemon_dict():
     request = SyncDaemon.from_options(dict(BACKUP, max_length=1472)).to_kernel()
     assert request == KERNEL_BACKUP
     # ...which the codec encodes (the byte layout is test_codec's business).
-    assert _codec.add_daemon_request(request).what == "start backup sync daemon"
+    assert _ipvs_codec.add_daemon_request(request).what == "start backup sync daemon"
 
 
 # ---------------------------------------------------------------------------------------------- a whole run

@@ -20,7 +20,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.lvs.ipvs.plugins.module_utils import _codec
+from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_codec, _netlink_socket
 from ansible_collections.lvs.ipvs.plugins.doc_fragments._service import ModuleDocFragment
 from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import real_server_options_spec, restrict_spec, table_service_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
@@ -328,7 +328,7 @@ class Replies:
         self.data = data
 
     def dump_raw(self, request: t.Any) -> t.List[t.Any]:
-        return _codec.split_messages(self.data)
+        return _netlink_socket.split_messages(self.data)
 
 
 def service_row(data: bytes) -> t.Any:
@@ -346,14 +346,14 @@ def dest_row(data: bytes, service: Service) -> t.Any:
 
 
 def codec_service(data: bytes) -> Service:
-    (raw,) = _codec.split_messages(data)
-    return service_from_kernel(_codec.service_from_message(_codec.decode_message(raw)))
+    (raw,) = _netlink_socket.split_messages(data)
+    return service_from_kernel(_ipvs_codec.service_from_message(raw.data))
 
 
 def codec_dest(data: bytes, service: Service) -> RealServer:
-    (raw,) = _codec.split_messages(data)
+    (raw,) = _netlink_socket.split_messages(data)
     af = 10 if service.family == "ipv6" else 2
-    return real_server_from_kernel(_codec.dest_from_message(_codec.decode_message(raw), af), service)
+    return real_server_from_kernel(_ipvs_codec.dest_from_message(raw.data, af), service)
 
 
 @pytest.mark.parametrize("data", [

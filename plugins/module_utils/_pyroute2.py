@@ -145,7 +145,7 @@ if PYROUTE2_IMPORT_ERROR is None:
     NetlinkError = _primitives.NetlinkError
 else:
     # Stand-ins so that this module imports without a usable pyroute2; IpvsClient() then refuses to run
-    # and the modules report pyroute2_missing_message() (see _module.require_pyroute2).
+    # and the modules report pyroute2_missing_message() (see _kernel.require_pyroute2).
     ctrlmsg = object
     NetlinkError = OSError
 

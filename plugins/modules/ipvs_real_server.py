@@ -83,10 +83,10 @@ options:
     default: present
   wait_drained:
     description:
-      - With O(state=drained), wait until the real server is drained, up to O(drain_timeout) seconds, and fail if it is not: it
-        has no active connection (its C(ActiveConn) in C(ipvsadm -Ln) is 0) and no live persistence template of the service points
-        to it (C(ipvsadm -Lnc), templates with client port 0). Then a task with O(state=absent) can remove it without cutting
-        anyone off.
+      - With O(state=drained), wait until the real server is drained, up to O(drain_timeout) seconds, and fail if it is not. Drained
+        means no active connection (its C(ActiveConn) in C(ipvsadm -Ln) is 0) and no live persistence template of the service
+        pointing to it (C(ipvsadm -Lnc), the entries with client port 0). Then a task with O(state=absent) can remove it without
+        cutting anyone off.
       - A template is renewed while its client keeps coming back, and a client with a template still goes to a weight-0 server.
         With the sysctl C(net.ipv4.vs.expire_quiescent_template=1) (the C(director) role's default) the kernel invalidates such a
         template at its client's next connection (its ports become 65535) and schedules the client afresh; an invalidated

@@ -85,7 +85,6 @@ def test_drain_waits_for_connections_and_templates_then_remove(short_timeouts):
     assert drained not in director(topo, "ipvsadm", "-S", "-n")
 
 
-
 def test_an_invalidated_template_does_not_hold_the_drain(short_timeouts):
     """What "drained" means (_drain.py): a template the kernel has invalidated pins nobody.
 

@@ -12,7 +12,9 @@ REPO=$PWD
 VENV=${VENV:-.venv}
 export PATH="$REPO/$VENV/bin:$PATH"
 PY="$REPO/$VENV/bin/python"
-NODE=molecule-director
+# The lab node of this checkout (two checkouts testing at once must not share one: each resets and stops it).
+NODE=${LVS_IPVS_MOLECULE_NODE:-molecule-$(printf '%s' "$REPO" | sha256sum | cut -c1-8)}
+export LVS_IPVS_MOLECULE_NODE=$NODE
 
 # This checkout as the collection lvs.ipvs, through a link of this run's own (a shared link can be re-pointed by another
 # checkout's run meanwhile).

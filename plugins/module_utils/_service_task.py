@@ -9,16 +9,16 @@
 
 from __future__ import annotations
 
-import time
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _check_mode
+from ansible_collections.lvs.ipvs.plugins.module_utils._drain import wait_until_drained
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit_table, read_table, real_server_result, run, service_result
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils._fields import in_range
-from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import Kernel, session as ipvs_session
+from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import Kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     RealServer,
     Service,
@@ -26,7 +26,6 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     real_servers_from_params,
     render_address_port,
     service_from_params,
-    service_to_kernel,
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import make_table, plan_real_server, plan_service
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import service_switch
@@ -65,32 +64,6 @@ def run_service(module: AnsibleModule) -> None:
         return work
 
     run(module, prepare)
-
-
-def wait_until_drained(netns: t.Optional[str], service: Service, real_server: RealServer, timeout: float, interval: float) -> t.Dict[str, t.Any]:
-    """Poll the real server (one dest dump of its service a poll, without the table lock) until it has no active
-    connections and no persistence templates pointing to it; TaskError after `timeout` seconds."""
-    started = time.monotonic()
-    kernel_service = service_to_kernel(service)
-    polls = 0
-    while True:
-        with ipvs_session(netns) as ipvs:
-            entry = next((d for d in ipvs.dests(kernel_service, stats=False) if (d["addr"], d["port"]) == real_server.key), None)
-        polls += 1
-        waited = round(time.monotonic() - started, 1)
-        if entry is None:
-            return {"drained": True, "waited": waited, "polls": polls, "active_connections": 0, "persistent_connections": 0}
-        active, templates = entry.get("active_conns", 0), entry.get("persist_conns", 0)
-        if active == 0 and templates == 0:
-            return {"drained": True, "waited": waited, "polls": polls, "active_connections": 0, "persistent_connections": 0,
-                    "inactive_connections": entry.get("inact_conns", 0)}
-        if waited >= timeout:
-            raise TaskError(
-                f"{render_address_port(*real_server.key)} still has {active} active connections and {templates} persistence templates "
-                f"after {waited:.0f} s (drain_timeout={timeout:g}); with net.ipv4.vs.expire_quiescent_template=0 a returning client "
-                "renews its template on a weight-0 server", drain={"drained": False, "waited": waited, "polls": polls,
-                                                                   "active_connections": active, "persistent_connections": templates})
-        time.sleep(min(interval, max(0.0, timeout - waited)) or interval)
 
 
 def run_real_server(module: AnsibleModule) -> None:

@@ -83,12 +83,16 @@ options:
     default: present
   wait_drained:
     description:
-      - With O(state=drained), wait until the real server has no active connections and no persistence templates pointing to it
-        (its C(ActiveConn) and persistent connection counts in C(ipvsadm -Ln --persistent-conn) reach 0), up to O(drain_timeout) seconds;
-        fail if they do not. Then a task with O(state=absent) can remove it without cutting anyone off.
+      - With O(state=drained), wait until the real server is drained, up to O(drain_timeout) seconds, and fail if it is not. Drained
+        means no active connection (its C(ActiveConn) in C(ipvsadm -Ln) is 0) and no live persistence template of the service
+        pointing to it (C(ipvsadm -Lnc), the entries with client port 0). Then a task with O(state=absent) can remove it without
+        cutting anyone off.
       - A template is renewed while its client keeps coming back, and a client with a template still goes to a weight-0 server.
-        With the sysctl C(net.ipv4.vs.expire_quiescent_template=1) (the C(director) role's default) such templates expire at the
-        client's next connection instead, so draining ends within about one persistence timeout.
+        With the sysctl C(net.ipv4.vs.expire_quiescent_template=1) (the C(director) role's default) the kernel invalidates such a
+        template at its client's next connection (its ports become 65535) and schedules the client afresh; an invalidated
+        template pins nobody and does not count, although the kernel keeps it (and counts it in C(ipvsadm -Ln --persistent-conn))
+        until its timer runs out. A template whose client does not come back counts until it expires, at most one persistence
+        timeout.
       - A connection closed normally stays in the connection table in state C(TIME_WAIT) for 120 seconds (a fixed kernel timeout that
         C(ipvsadm --set) does not change), and holds its template that long; plan O(drain_timeout) accordingly.
       - The wait does not hold the table lock, so other runs can change the table meanwhile. Check mode does not wait.

@@ -43,15 +43,20 @@ def short_timeouts(nat_lab):
     director(nat_lab, "sysctl", "-qw", "net.ipv4.vs.expire_quiescent_template=0")
 
 
-def test_drain_waits_for_connections_and_templates_then_remove(short_timeouts):
-    topo = short_timeouts
+def pinned_client(topo, persistence: int) -> tuple[dict, Session, str, str]:
+    """A persistent NAT service on VIP:80 over the lab's real servers, and a client holding a connection: the service's key
+    options, the client's session, the name of the real server that answered it and that server's address."""
     key = {"netns": topo.director_ns, "protocol": "tcp", "address": VIP, "port": 80}
     pool = [{"server": s, "forwarding": "nat"} for s in topo.servers]
-    run_module("ipvs_service", dict(key, scheduler="rr", persistence_timeout=PERSISTENCE, real_servers=pool))
-    client = topo.clients[0]
-    session = Session(topo.client_ns, client, VIP, 80)
+    run_module("ipvs_service", dict(key, scheduler="rr", persistence_timeout=persistence, real_servers=pool))
+    session = Session(topo.client_ns, topo.clients[0], VIP, 80)
     pinned = session.get()
-    drained = {v: k for k, v in topo.names().items()}[pinned]
+    return key, session, pinned, {v: k for k, v in topo.names().items()}[pinned]
+
+
+def test_drain_waits_for_connections_and_templates_then_remove(short_timeouts):
+    topo = short_timeouts
+    key, session, pinned, drained = pinned_client(topo, PERSISTENCE)
     task = dict(key, server=drained, forwarding="nat", state="drained", wait_drained=True, drain_poll_interval=0.5)
 
     # While the client holds its connection, the drain cannot finish: a clear failure after the timeout.
@@ -78,6 +83,41 @@ def test_drain_waits_for_connections_and_templates_then_remove(short_timeouts):
     removed = run_module("ipvs_real_server", dict(key, server=drained, state="absent"))
     assert removed["commands"] == [f"-d -t {VIP}:80 -r {drained}:80"]
     assert drained not in director(topo, "ipvsadm", "-S", "-n")
+
+
+def test_an_invalidated_template_does_not_hold_the_drain(short_timeouts):
+    """What "drained" means (_drain.py): a template the kernel has invalidated pins nobody.
+
+    With net.ipv4.vs.expire_quiescent_template=1 a client that comes back to a weight-0 real server has its template
+    invalidated (ip_vs_check_template(): ports 65535) and is scheduled afresh. The kernel keeps that template, and counts
+    it in the real server's PersistConn, until its timer runs out - up to a whole persistence timeout (300 s here). The
+    drain does not wait for it: no active connection and no live template is drained.
+    """
+    topo = short_timeouts
+    key, session, pinned, drained = pinned_client(topo, 300)
+    client = topo.clients[0]
+    # A reset leaves the connection inactive (CLOSE), so only the template is left on the real server.
+    session.close(abort=True)
+    task = dict(key, server=drained, forwarding="nat", state="drained")
+    assert run_module("ipvs_real_server", task)["changed"] is True
+
+    # The client comes back: its template is invalidated and it goes to another real server.
+    again = ask(topo.client_ns, client, VIP, 80, count=1)
+    assert again != [pinned] and again[0].startswith("rs"), again
+    invalidated = [line for line in director(topo, "ipvsadm", "-Lnc").splitlines() if f"{drained}:65535" in line]
+    assert len(invalidated) == 1, director(topo, "ipvsadm", "-Lnc")
+
+    result = run_module("ipvs_real_server", dict(task, wait_drained=True, drain_timeout=60, drain_poll_interval=0.5))
+    assert not result.get("failed"), result.get("msg")
+    assert result["drain"]["drained"] is True
+    assert result["drain"]["persistent_connections"] == 0
+    assert result["drain"]["waited"] < 60
+    # The kernel still holds the invalidated template and counts it for the real server: what the drain ignored.
+    assert [line for line in director(topo, "ipvsadm", "-Lnc").splitlines() if f"{drained}:65535" in line] == invalidated
+    listing = director(topo, "ipvsadm", "-Ln", "--persistent-conn").splitlines()
+    header = next(line.split() for line in listing if "PersistConn" in line)
+    row = next(line.split() for line in listing if f"{drained}:80" in line)
+    assert row[header.index("PersistConn")] == "1", listing
 
 
 def test_wait_drained_needs_state_drained(clean_ipvs):

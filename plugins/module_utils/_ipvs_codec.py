@@ -336,8 +336,6 @@ class IpvsRequest:
         return header + self.payload
 
 
-
-
 def add_service_request(s: t.Mapping[str, t.Any]) -> IpvsRequest:
     """NEW_SERVICE with the full entry (ipvsadm -A)."""
     return IpvsRequest(IPVS_CMD_NEW_SERVICE, service_nest(check_service(s, full=True), full=True), f"add service {describe_service(s)}")

@@ -14,7 +14,6 @@ import typing as t
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit, lines, run, undo_each
-from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._fields import MAX_TIMEOUT, TIMEOUT_ACCEPTED, in_range
 from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import Kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._timeouts import NAMES, Timeouts, plan_timeouts

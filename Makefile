@@ -6,7 +6,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo setup venv sanity-venvs lab test sanity unit packaging netns vm-tests node-then-molecule integration node molecule bench clean-lab
+.PHONY: demo setup venv sanity-venvs lab test sanity unit packaging netns vm-tests integration-then-node integration node molecule bench clean-lab
 
 ## The main job: a PNMPP director in the lab VM, with traffic showing the persistence.
 demo: setup
@@ -26,16 +26,16 @@ lab: venv
 	$(PY) -m tests.lab setup
 
 ## Every test: sanity, unit, packaging, network-namespace, then the VM suites in two lanes, one core each, each lane's output
-## printed whole when it ends: integration in the fast lab VM, alongside the lab-node tests (the HA pair role among them)
-## then the roles' molecule scenarios on a lab node (about as long together as integration alone on UML).
+## printed whole when it ends: integration in the fast lab VM then the lab-node tests (the HA pair role among them),
+## alongside the roles' molecule scenarios on a lab node of their own (the two lanes take about as long on UML).
 test: setup sanity unit packaging netns
 	$(MAKE) --no-print-directory -j2 --output-sync=target vm-tests
 
-vm-tests: integration node-then-molecule
+vm-tests: integration-then-node molecule
 
-node-then-molecule: lab
+integration-then-node: lab
+	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory node
-	$(MAKE) --no-print-directory molecule
 
 ## Sanity on the pinned ansible-core (.venv), and compile, import and validate-modules on each other ansible-core that
 ## requires_ansible admits, each in its own venv with Python 3.11 (tests/sanity/requirements-ansible-core-X.Y.txt).

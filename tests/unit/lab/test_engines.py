@@ -49,13 +49,18 @@ echo handed-back > "{run_dir}/from-guest" || exit 17
 
 @pytest.fixture
 def kept_runs(monkeypatch):
-    """Keep this test's run folder, to read its console.log (removed at the end)."""
+    """Keep this test's run folders, to read their console.log (removed at the end). Only this process's (fast.run_command
+    names them run-<pid>-...): other checkouts' lab runs share the folder, and theirs are neither read nor removed."""
     monkeypatch.setenv("LVS_IPVS_LAB_KEEP", "1")
     runs = cache_dir() / "runs"
     runs.mkdir(exist_ok=True)
-    before = set(runs.iterdir())
-    yield lambda: sorted(set(runs.iterdir()) - before)
-    for path in set(runs.iterdir()) - before:
+
+    def own() -> set:
+        return {path for path in runs.iterdir() if path.name.startswith(f"run-{os.getpid()}-")}
+
+    before = own()
+    yield lambda: sorted(own() - before)
+    for path in own() - before:
         shutil.rmtree(path, ignore_errors=True)
 
 

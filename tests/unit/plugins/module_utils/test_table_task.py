@@ -118,7 +118,7 @@ def test_checker_gives_ansibles_outcome_for_any_real_server_entry(entry):
 
 
 HEALTH_VALUES = st.sampled_from([None, 0, 1, 5, "5", "x", "tcp", "http", "command", "/", "/health", [200], ["200"], [], True, "yes", "quiesce",
-                                  "remove", "192.0.2.99", 2.5, {"a": 1}])
+                                 "remove", "192.0.2.99", 2.5, {"a": 1}])
 
 
 @settings(max_examples=300, deadline=None)

@@ -8,7 +8,8 @@ whose text the unit tests hold word for word (tests/unit/plugins/module_utils/ke
 without a single message: keepalived's config test exits non-zero on any configuration error, warnings it corrects
 included (a quorum above the pool's weight, a sorry server port it resets); a test shows the check can fail. Then
 keepalived's health checker runs the samples in a namespace of its own: its configuration dump shows the quoted texts
-read back as written, and the services it builds are those the ipvsadm lines of the same model describe.
+read back as written, and the services it builds are those the ipvsadm lines of the same model describe; and ipvs_table,
+run in that namespace while keepalived holds the table, leaves the keepalived-owned service alone and reports it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._keepalived import litera
 from ansible_collections.lvs.ipvs.plugins.module_utils._ipvsadm_parser import parse_with_lines
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render_service_table
 from ansible_collections.lvs.ipvs.plugins.module_utils._table_task import declare
+from tests.integration.modules import run_module
 from tests.unit.plugins.module_utils.keepalived_samples import KEEPALIVED_SAMPLES, entries
 
 # What the director role's main configuration holds around the fragments (MISC_CHECK needs the script security settings).
@@ -126,3 +128,50 @@ def test_keepalived_builds_the_services_the_ipvsadm_lines_describe_and_reads_the
     log = run_checker(tmp_path, render_virtual_servers(command), seconds=1.5)
     # The command split into words as a shell would (keepalived shows the program's real path: /usr/bin/sh on Debian 12).
     assert re.search(r"script = '(/usr)?/bin/sh' '-c' 'exit 0' 'x' '#y'\n", log), log
+
+
+def _table_in_netns() -> list[str]:
+    return [line for line in _in_netns("ipvsadm", "-S", "-n").splitlines() if line.strip()]
+
+
+def test_ipvs_table_leaves_what_keepalived_builds_alone_and_reports_it(tmp_path, checker_netns):
+    # The whole loop: ipvs_table renders the keepalived text, keepalived's health checker builds the service and takes
+    # both real servers out (nothing listens: their checks fail, so weight 0, and the sorry server comes in), then
+    # ipvs_table overridden in the same namespace, check mode and real, twice: it adds its own service only and reports
+    # the keepalived-owned one as it is. The real servers' network is on a dummy device (the kernel refuses a real server
+    # without a route: EINVAL); nothing answers there.
+    for command in (("link", "add", "rs0", "type", "dummy"), ("address", "add", "203.0.113.1/24", "dev", "rs0"), ("link", "set", "rs0", "up")):
+        _in_netns("ip", *command)
+    web = {"protocol": "tcp", "address": "198.51.100.1", "port": 80, "persistence_timeout": 600,
+           "real_servers": [{"server": "203.0.113.11"}, {"server": "203.0.113.12"}],
+           "health_check": {"type": "tcp", "interval": 1, "timeout": 1, "retries": 0, "sorry_server": "203.0.113.99"}}
+    api = {"protocol": "tcp", "address": "198.51.100.1", "port": 8080, "scheduler": "rr", "real_servers": [{"server": "203.0.113.21"}]}
+    rendered = run_module("ipvs_table", {"state": "rendered", "config": [web, api]})
+    assert rendered["rendered"] == ["-A -t 198.51.100.1:8080 -s rr", "-a -t 198.51.100.1:8080 -r 203.0.113.21:8080 -g -w 1"]
+    path = tmp_path / "lvs-ipvs-check.conf"
+    path.write_text(GLOBAL_DEFS + rendered["keepalived_config"], encoding="utf-8")
+    argv = ["ip", "netns", "exec", NETNS, "keepalived", "--check", "--dont-release-ipvs", "--dont-fork", "--log-console", f"--use-file={path}",
+            f"--pid={tmp_path / 'k.pid'}", f"--checkers_pid={tmp_path / 'c.pid'}"]
+    quiesced = ["-A -t 198.51.100.1:80 -s wlc -p 600", "-a -t 198.51.100.1:80 -r 203.0.113.11:80 -g -w 0",
+                "-a -t 198.51.100.1:80 -r 203.0.113.12:80 -g -w 0", "-a -t 198.51.100.1:80 -r 203.0.113.99:80 -g -w 1"]
+    with (tmp_path / "keepalived.log").open("w", encoding="utf-8") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # pylint: disable=consider-using-with
+        try:
+            deadline = time.monotonic() + 20
+            while _table_in_netns() != quiesced and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert _table_in_netns() == quiesced, (tmp_path / "keepalived.log").read_text(encoding="utf-8")
+            args = {"state": "overridden", "netns": NETNS, "config": [web, api]}
+            results = [run_module("ipvs_table", args, check=True, diff=True), run_module("ipvs_table", args, diff=True),
+                       run_module("ipvs_table", args, check=True, diff=True), run_module("ipvs_table", args, diff=True)]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
+    assert [result.get("failed", False) for result in results] == [False] * 4, results
+    assert [result["changed"] for result in results] == [True, True, False, False]
+    assert results[0]["commands"] == results[1]["commands"] == rendered["rendered"]
+    health = {"service": "-t 198.51.100.1:80", "writer": "keepalived", "up": [], "down": ["203.0.113.11:80", "203.0.113.12:80"],
+              "sorry_server_active": True, "drift": []}
+    assert [result["health"] for result in results] == [[health]] * 4
+    assert all("198.51.100.1:80 " not in result["diff"]["before"] + result["diff"]["after"] for result in results)
+    assert _table_in_netns() == quiesced + rendered["rendered"]

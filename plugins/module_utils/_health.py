@@ -102,17 +102,29 @@ def _given(params: t.Mapping[str, t.Any], name: str) -> t.Any:
     return DEFAULTS.get(name) if value is None else value
 
 
+# keepalived reads its configuration in lines of at most 1024 bytes (a longer one is cut, and its --config-test crashes):
+# a text option, escaped as the renderer writes it (up to 3 characters each), must fit in one line with its keyword.
+MAX_TEXT = 255
+
+
+def _short(option: str, value: str, accepted: str) -> str:
+    if len(value) > MAX_TEXT:
+        raise OptionError(option, f"is {len(value)} characters long; accepted: {accepted}, at most {MAX_TEXT} characters (keepalived reads "
+                          "lines of at most 1024 bytes)")
+    return value
+
+
 def _text(option: str, value: t.Any, pattern: t.Pattern[str], accepted: str) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise OptionError(option, f"{value!r} is not valid; accepted: {accepted}")
-    return value
+    return _short(option, value, accepted)
 
 
 def _printable(option: str, value: t.Any, accepted: str, quotes: bool = True) -> str:
     """Text for a quoted keepalived string: not blank, no newline or other control character, no double quote unless `quotes`."""
     if not isinstance(value, str) or not value.strip() or (not quotes and '"' in value) or any(ord(char) < 32 or ord(char) == 127 for char in value):
         raise OptionError(option, f"{value!r} is not valid; accepted: {accepted}")
-    return value
+    return _short(option, value, accepted)
 
 
 def _status(value: t.Any) -> t.Tuple[int, ...]:

@@ -44,7 +44,7 @@ def risks(table: Table, sysctls: t.Mapping[str, t.Optional[int]], quiescing: t.C
         if service.persistence_timeout is not None:
             persistent = True
             if (idle or by_check) and sysctls.get("expire_quiescent_template") == 0:
-                who = f"its real servers at weight 0 ({', '.join(idle)})" if idle else "a real server its health check quiesces"
+                who = f"its real servers at weight 0 ({', '.join(idle)})" if idle else "the real servers its health check quiesces"
                 found.append(f"{service_switch(service)} is persistent and net.ipv4.vs.expire_quiescent_template is 0: {who} keep the "
                              f"clients pinned to them for up to {service.persistence_timeout} s after their last connection; set it to 1 "
                              "(the director role's director_expire_quiescent_template) to move a pinned client on its next connection")

@@ -28,7 +28,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import table_service_spec
-from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit, diff_of, read_table, run, undo_table
+from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit, diff_of, read_table, run, undo_table, warn_risks
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils._fields import MAX_FWMARK, in_range
 from ansible_collections.lvs.ipvs.plugins.module_utils._health import HealthCheck, check_pool, health_check_from_params, runtime_state
@@ -506,6 +506,7 @@ def run_table(module: AnsibleModule) -> None:
         for item in health:
             for sentence in item["drift"]:
                 module.warn(f"keepalived-owned service {item['service']}: {sentence}")
+        every = declared
         declared, have = module_owned(declared, table)
         operations = plan(state, declared, have, scope)
         changed_keys = {operation.service.key for operation in operations}
@@ -524,6 +525,11 @@ def run_table(module: AnsibleModule) -> None:
             result["after"] = _reported(after, mode, changed_keys)
         if diff:
             result["diff"] = diff_of(have, after)
+        if state != "deleted":
+            # The declared services as this task leaves them (a keepalived-owned one as declared: its real servers'
+            # weights are keepalived's), and those whose failed real servers keepalived quiesces.
+            warn_risks(module, kernel, declared_table(every),
+                       quiescing={entry.service.key for entry in every if entry.health is not None and entry.health.on_failure == "quiesce"})
         return result
 
     def echo(result: Result) -> Result:

@@ -35,6 +35,7 @@ HOST_PACKAGES = (
     "iproute2",
     "shellcheck",  # ansible-test sanity's shellcheck test (skipped with a mere warning when it is missing)
     "strace",  # the benchmark's system-call counts (tests/bench), in the lab VM that sees this root
+    "keepalived",  # the health checker of keepalived-owned services, run in the lab VM that sees this root (never here)
 )
 
 # The meta package whose dependency names the current distribution kernel.

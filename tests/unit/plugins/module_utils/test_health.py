@@ -118,6 +118,12 @@ TYPES = "tcp, http, https, command"
     ({"type": "http", "text": ""}, WEB, "text", "'' is not valid; accepted: text the body must contain, without control characters"),
     ({"type": "http", "text": "a\nb"}, WEB, "text", "without control characters"),
     ({"type": "http", "virtualhost": "www example"}, WEB, "virtualhost", "accepted: a host name such as www.example.com"),
+    # keepalived's lines are at most 1024 bytes (a longer one crashes its --config-test): each text at most 255 characters.
+    ({"type": "http", "text": "a" * 256}, WEB, "text", "is 256 characters long; accepted: text the body must contain, without control "
+     "characters, at most 255 characters"),
+    ({"type": "http", "path": "/" + "a" * 255}, WEB, "path", "is 256 characters long"),
+    ({"type": "http", "virtualhost": "a" * 256}, WEB, "virtualhost", "at most 255 characters"),
+    ({"type": "command", "command": "/bin/check " + "a" * 250}, WEB, "command", "is 261 characters long"),
     # Command.
     ({"type": "command"}, WEB, "command", "missing: type command needs the command to run"),
     ({"type": "command", "command": "   "}, WEB, "command", "is not valid; accepted: the absolute path of a program"),

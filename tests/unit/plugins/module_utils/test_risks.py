@@ -36,7 +36,7 @@ def test_a_quiescing_health_check_counts_as_a_weight_0_server():
     have, key = table({"persistence_timeout": 600}, [1, 1])
     assert risks(have, dict(SAFE, expire_quiescent_template=0)) == []
     found = risks(have, dict(SAFE, expire_quiescent_template=0), quiescing={key})
-    assert len(found) == 1 and "a real server its health check quiesces" in found[0]
+    assert len(found) == 1 and "the real servers its health check quiesces keep the clients pinned" in found[0]
 
 
 @pytest.mark.parametrize("scheduler", ["sh", "mh"])

@@ -18,7 +18,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._keepalived import render
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service
 from ansible_collections.lvs.ipvs.plugins.module_utils._table_task import declare
 from ansible_collections.lvs.ipvs.plugins.modules import ipvs_table
-from tests.unit.plugins.module_utils.fake_kernel import FakeKernel, run_main
+from tests.unit.plugins.module_utils.fake_kernel import FakeKernel, run_main, warnings
 
 VIP = "198.51.100.1"
 # Keepalived-owned: web (a quiesced and a removed real server right now); module-owned: api; not declared: old.
@@ -41,8 +41,9 @@ def kernel_table(web: t.Optional[t.Tuple[Service, t.List[RealServer]]] = (WEB, W
     return ([web] if web is not None else []) + table
 
 
-def warnings(result: t.Dict[str, t.Any]) -> t.List[str]:
-    return [item["event"]["msg"] if isinstance(item, dict) else item for item in result.get("warnings", [])]
+def director(*args: t.Any, **kwargs: t.Any) -> FakeKernel:
+    """A fake kernel with the sysctls the director role sets (expire_quiescent_template=1): no risk warning (_risks)."""
+    return FakeKernel(*args, sysctls={"expire_quiescent_template": 1}, **kwargs)
 
 
 def run(kernel, args: t.Dict[str, t.Any], check: bool = False) -> t.Dict[str, t.Any]:
@@ -58,7 +59,7 @@ def run(kernel, args: t.Dict[str, t.Any], check: bool = False) -> t.Dict[str, t.
     ("overridden", ["-e -t 198.51.100.1:8080 -r 192.0.2.21:8080 -m -w 1", "-D -t 198.51.100.2:80"]),
 ])
 def test_a_keepalived_owned_service_is_left_alone_and_reported(kernel, state, commands, check):
-    fake = kernel.install(FakeKernel(kernel_table()))
+    fake = kernel.install(director(kernel_table()))
     result = run(kernel, {"state": state, "config": [WEB_ENTRY, API_ENTRY]}, check=check)
     assert result["changed"] is True
     assert result["commands"] == commands
@@ -75,7 +76,7 @@ def test_a_keepalived_owned_service_is_left_alone_and_reported(kernel, state, co
 
 @pytest.mark.parametrize("state", ["merged", "replaced", "overridden"])
 def test_a_run_while_a_real_server_is_down_changes_nothing(kernel, state):
-    fake = kernel.install(FakeKernel(kernel_table()[:2]))
+    fake = kernel.install(director(kernel_table()[:2]))
     api = dict(API_ENTRY, real_servers=[{"server": "192.0.2.21", "forwarding": "nat", "weight": 3}])
     for check in (True, False):
         result = run(kernel, {"state": state, "config": [WEB_ENTRY, api]}, check=check)
@@ -85,7 +86,7 @@ def test_a_run_while_a_real_server_is_down_changes_nothing(kernel, state):
 
 
 def test_overridden_within_restrict_does_not_remove_it_either(kernel):
-    fake = kernel.install(FakeKernel(kernel_table()))
+    fake = kernel.install(director(kernel_table()))
     result = run(kernel, {"state": "overridden", "restrict": [{"addresses": [VIP]}], "config": [WEB_ENTRY]})
     assert result["commands"] == ["-D -t 198.51.100.1:8080"]
     assert WEB.key in fake.table and OLD.key in fake.table
@@ -94,7 +95,7 @@ def test_overridden_within_restrict_does_not_remove_it_either(kernel):
 def test_drift_is_reported_and_warned_never_fixed(kernel):
     drifted = dataclasses.replace(WEB, scheduler="rr")
     servers = WEB_NOW + [RealServer("192.0.2.50", 80), RealServer("192.0.2.99", 80)]
-    fake = kernel.install(FakeKernel(kernel_table((drifted, servers))))
+    fake = kernel.install(director(kernel_table((drifted, servers))))
     result = run(kernel, {"state": "merged", "config": [WEB_ENTRY]})
     drift = ["scheduler is rr in the kernel, declared wlc", "real server 192.0.2.50:80 is in the kernel but neither declared nor the sorry server"]
     assert result["health"] == [dict(WEB_HEALTH, sorry_server_active=True, drift=drift)]
@@ -104,7 +105,7 @@ def test_drift_is_reported_and_warned_never_fixed(kernel):
 
 
 def test_a_missing_keepalived_service_is_not_created(kernel):
-    fake = kernel.install(FakeKernel(kernel_table(None)))
+    fake = kernel.install(director(kernel_table(None)))
     result = run(kernel, {"state": "replaced", "config": [WEB_ENTRY]})
     assert (result["changed"], result["commands"]) == (False, [])
     assert result["health"] == [dict(WEB_HEALTH, up=[], down=["192.0.2.11:80", "192.0.2.12:80", "192.0.2.13:80"],
@@ -114,14 +115,14 @@ def test_a_missing_keepalived_service_is_not_created(kernel):
 
 
 def test_without_health_checks_the_result_has_an_empty_health(kernel):
-    kernel.install(FakeKernel(kernel_table()))
+    kernel.install(director(kernel_table()))
     result = run(kernel, {"state": "merged", "config": [API_ENTRY]})
     assert result["health"] == []
 
 
 def test_deleted_removes_a_service_named_with_a_health_check(kernel):
     # deleted reads only the options naming a service: removing one is the user's explicit word.
-    fake = kernel.install(FakeKernel(kernel_table()))
+    fake = kernel.install(director(kernel_table()))
     result = run(kernel, {"state": "deleted", "config": [WEB_ENTRY]})
     assert result["commands"] == ["-D -t 198.51.100.1:80"]
     assert "health" not in result
@@ -148,9 +149,17 @@ def test_rendered_gives_keepalived_text_for_the_keepalived_owned_services_only(k
     (dict(WEB_ENTRY, health_check={"type": "tcp", "quorum": "x"}), "config[1].health_check", "quorum"),
 ])
 def test_bad_health_checks_fail_before_the_kernel_is_read(kernel, entry, option, phrase):
-    kernel.install(FakeKernel(kernel_table(), fail_on_open=AssertionError))
+    kernel.install(director(kernel_table(), fail_on_open=AssertionError))
     for state in ("merged", "rendered"):
         result = run_main(ipvs_table, {"state": state, "config": [API_ENTRY, entry]})
         assert result["failed"] is True
         assert result["option"] == option
         assert phrase in result["msg"]
+
+
+def test_a_quiescing_check_of_a_persistent_service_warns_while_expire_quiescent_template_is_0(kernel):
+    kernel.install(FakeKernel(kernel_table()))
+    result = run(kernel, {"state": "merged", "config": [WEB_ENTRY]})
+    assert warnings(result) == ["-t 198.51.100.1:80 is persistent and net.ipv4.vs.expire_quiescent_template is 0: the real servers its health check "
+                                "quiesces keep the clients pinned to them for up to 600 s after their last connection; set it to 1 (the "
+                                "director role's director_expire_quiescent_template) to move a pinned client on its next connection"]

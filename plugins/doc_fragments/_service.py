@@ -335,9 +335,14 @@ options:
             choices: [quiesce, remove]
             default: quiesce
           alpha:
-            description: Every real server starts down until its first successful check (C(alpha)).
+            description:
+              - Every real server starts down until its first successful check (C(alpha)), when keepalived starts and when a
+                reload gives it a new check. So after a boot no client is sent to a dead real server; and when keepalived starts
+                over a table that is already there (a restart), a weight 0 left over from a real server that was down then is
+                set back on its first successful check (without C(alpha), keepalived 2.2.7 keeps it at 0 for as long as the
+                server stays healthy). The price is a few seconds at a first start before the real servers take clients.
             type: bool
-            default: false
+            default: true
           sorry_server:
             description:
               - Real server put in the pool when the quorum is lost (no real server up, by default), V(ADDR), V(ADDR:PORT) or

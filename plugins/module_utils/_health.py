@@ -44,7 +44,7 @@ DEFAULTS: t.Dict[str, t.Any] = {
     "retries": 2,
     "retry_delay": 1,
     "on_failure": "quiesce",
-    "alpha": False,
+    "alpha": True,
     "quorum": 1,
     "hysteresis": 0,
 }

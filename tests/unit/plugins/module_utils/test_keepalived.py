@@ -78,6 +78,7 @@ EXPECTED = {
     lvs_method DR
     delay_loop 2
     inhibit_on_failure
+    alpha
     quorum 3
     hysteresis 1
     sorry_server 192.0.2.99
@@ -134,6 +135,7 @@ EXPECTED = {
     persistence_timeout 60
     lvs_method TUN type gue port 6080 csum
     delay_loop 5
+    alpha
     quorum 1
     hysteresis 0
     sorry_server 192.0.2.99
@@ -163,6 +165,7 @@ EXPECTED = {
     lvs_method DR
     delay_loop 5
     inhibit_on_failure
+    alpha
     quorum 1
     hysteresis 0
     real_server 2001:db8:1::11 {
@@ -188,6 +191,7 @@ EXPECTED = {
     lvs_method DR
     delay_loop 86400
     inhibit_on_failure
+    alpha
     quorum 1
     hysteresis 0
     real_server 192.0.2.11 5060 {
@@ -207,6 +211,7 @@ EXPECTED = {
     lvs_method DR
     delay_loop 5
     inhibit_on_failure
+    alpha
     quorum 1
     hysteresis 0
     real_server 192.0.2.11 {

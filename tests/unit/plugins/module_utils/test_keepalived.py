@@ -67,6 +67,12 @@ TCP_CHECK_5060 = '''        TCP_CHECK {
             delay_before_retry 3600
         }
 '''
+# What every sample's service says of its check, unless it sets quorum or the failure action.
+SERVICE_CHECK_DEFAULTS = '''    inhibit_on_failure
+    alpha
+    quorum 1
+    hysteresis 0
+'''
 EXPECTED = {
     "ipv4-http-sorry-quorum": r'''virtual_server 198.51.100.1 80 {
     protocol TCP
@@ -107,11 +113,7 @@ EXPECTED = {
     persistence_granularity 64
     lvs_method NAT
     delay_loop 5
-    inhibit_on_failure
-    alpha
-    quorum 1
-    hysteresis 0
-    sorry_server 2001:db8::99 8443
+''' + SERVICE_CHECK_DEFAULTS + '''    sorry_server 2001:db8::99 8443
     real_server 2001:db8:1::11 8443 {
         weight 1
         lvs_method NAT
@@ -164,11 +166,7 @@ EXPECTED = {
     persistence_granularity 64
     lvs_method DR
     delay_loop 5
-    inhibit_on_failure
-    alpha
-    quorum 1
-    hysteresis 0
-    real_server 2001:db8:1::11 {
+''' + SERVICE_CHECK_DEFAULTS + r'''    real_server 2001:db8:1::11 {
         weight 1
         lvs_method DR
         MISC_CHECK {
@@ -190,11 +188,7 @@ EXPECTED = {
     persistence_engine sip
     lvs_method DR
     delay_loop 86400
-    inhibit_on_failure
-    alpha
-    quorum 1
-    hysteresis 0
-    real_server 192.0.2.11 5060 {
+''' + SERVICE_CHECK_DEFAULTS + '''    real_server 192.0.2.11 5060 {
         weight 0
         lvs_method DR
 ''' + TCP_CHECK_5060 + '''    }
@@ -210,11 +204,7 @@ EXPECTED = {
     persistence_timeout 300
     lvs_method DR
     delay_loop 5
-    inhibit_on_failure
-    alpha
-    quorum 1
-    hysteresis 0
-    real_server 192.0.2.11 {
+''' + SERVICE_CHECK_DEFAULTS + '''    real_server 192.0.2.11 {
         weight 1
         lvs_method DR
         TCP_CHECK {

@@ -6,7 +6,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo setup venv sanity-venvs lab test sanity unit packaging netns vm-tests integration-then-node integration node molecule bench clean-lab
+.PHONY: demo setup venv sanity-venvs lab test lanes modules-lane roles-lane sanity unit packaging netns integration node health molecule bench clean-lab
 
 ## The main job: a PNMPP director in the lab VM, with traffic showing the persistence.
 demo: setup
@@ -25,17 +25,26 @@ $(VENV)/.installed: requirements-dev.txt
 lab: venv
 	$(PY) -m tests.lab setup
 
-## Every test: sanity, unit, packaging, network-namespace, then the VM suites in two lanes, one core each, each lane's output
-## printed whole when it ends: integration in the fast lab VM then the lab-node tests (the HA pair role among them),
-## alongside the roles' molecule scenarios on a lab node of their own (the two lanes take about as long on UML).
-test: setup sanity unit packaging netns
-	$(MAKE) --no-print-directory -j2 --output-sync=target vm-tests
+## Every test, in two lanes, one core each, each lane's output printed whole when it ends. The modules' lane: sanity, unit,
+## packaging, then integration in the fast lab VM and the lab-node tests (the HA pair role among them). The roles' lane:
+## the network-namespace tests, the roles' molecule scenarios on a lab node of their own, then the health-checked services
+## on another. The two lanes take about as long on UML.
+test: setup sanity-venvs
+	$(MAKE) --no-print-directory -j2 --output-sync=target lanes
 
-vm-tests: integration-then-node molecule
+lanes: modules-lane roles-lane
 
-integration-then-node: lab
+modules-lane:
+	$(MAKE) --no-print-directory sanity
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory packaging
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory node
+
+roles-lane:
+	$(MAKE) --no-print-directory netns
+	$(MAKE) --no-print-directory molecule
+	$(MAKE) --no-print-directory health
 
 ## Sanity on the pinned ansible-core (.venv), and compile, import and validate-modules on each other ansible-core that
 ## requires_ansible admits, each in its own venv with Python 3.11 (tests/sanity/requirements-ansible-core-X.Y.txt).
@@ -65,7 +74,13 @@ integration: lab
 	$(PY) -m tests.lab run -- $(PYTEST) tests/integration
 
 node: lab
-	$(PYTEST) tests/node
+	$(PYTEST) tests/node --ignore=tests/node/test_health.py
+
+## Health-checked services (keepalived's checker) on one lab node with traffic: a real server's listener stopped and its host
+## dead, the playbook while it is dead, reload and drain under load, the sorry server, a configuration keepalived refuses,
+## the director's reboot (figures with -s).
+health: lab
+	$(PYTEST) -s tests/node/test_health.py
 
 ## The roles' molecule scenarios with traffic (ppc, pcc, pnmpp with a reboot, drain), on one lab node booted once.
 molecule: lab

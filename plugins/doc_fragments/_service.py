@@ -259,4 +259,99 @@ options:
             type: str
             choices: [present, absent, drained]
             default: present
+      health_check:
+        description:
+          - Makes the service B(keepalived-owned). Its runtime writer is keepalived's health checker (a check-only instance,
+            C(keepalived --check), fed with RV(keepalived_config) of O(state=rendered); the director role sets it up), which builds
+            the service, checks every real server, and takes a failed one out of the pool (O(config[].health_check.on_failure))
+            until it passes again.
+          - This module never adds, edits or removes a keepalived-owned service (not even O(state=overridden)); it reads it back
+            and reports it in RV(health), which real servers are up or down (runtime state, never "fixed") and any drift of its
+            structure (scheduler, persistence, forwarding, members), each drift also a warning. O(state=deleted) still removes it.
+          - Needs at least one real server with a weight above 0 (keepalived refuses a virtual server without one).
+          - A failed real server comes back after its first successful check (keepalived 2.2.7 has no count of successes).
+        type: dict
+        suboptions:
+          type:
+            description:
+              - V(tcp) connects (C(TCP_CHECK)), V(http) and V(https) send a GET (C(HTTP_GET), C(SSL_GET)), V(command) runs
+                O(config[].health_check.command) (C(MISC_CHECK)).
+            type: str
+            required: true
+            choices: [tcp, http, https, command]
+          port:
+            description:
+              - Port to check, 1 to 65535. Defaults to each real server's port; required for a service without a port of its own
+                (fwmark, or port 0). Not for V(command).
+            type: int
+          path:
+            description: URL path to GET, starting with V(/) (V(http) and V(https) only). Default V(/).
+            type: str
+          status:
+            description: HTTP status codes that count as up, 100 to 599 (V(http) and V(https) only). Default V([200]).
+            type: list
+            elements: int
+          digest:
+            description: MD5 of the body that counts as up, 32 hexadecimal digits as C(genhash) prints it (V(http) and V(https) only).
+            type: str
+          text:
+            description: Text the body must contain, taken literally (V(http) and V(https) only).
+            type: str
+          virtualhost:
+            description: Host name sent in the C(Host) header, and as SNI with V(https) (V(http) and V(https) only).
+            type: str
+          command:
+            description:
+              - With O(config[].health_check.type=command), and only then, the program to run and its arguments; exit status 0
+                means up, anything else down.
+              - An absolute path, split into words as a shell does (single quotes group words) but run without a shell, as root
+                (keepalived's script security, C(enable_script_security), is on); no double quotes or newlines.
+            type: str
+          interval:
+            description: Seconds between checks of a real server (C(delay_loop)), 1 to 86400.
+            type: int
+            default: 5
+          timeout:
+            description: Seconds a check may take (C(connect_timeout), C(misc_timeout) for V(command)), 1 to 3600.
+            type: int
+            default: 3
+          retries:
+            description:
+              - Failed checks retried before the real server is down (C(retry)), 0 to 100. A real server is down after
+                O(config[].health_check.retries) + 1 failed checks, within about interval + retries x (retry_delay + timeout) seconds.
+            type: int
+            default: 2
+          retry_delay:
+            description: Seconds between a failed check and its retry (C(delay_before_retry)), 1 to 3600.
+            type: int
+            default: 1
+          on_failure:
+            description:
+              - What a failed real server becomes. V(quiesce) keeps it at weight 0 (C(inhibit_on_failure)), so its connections
+                finish, and with the director role's C(expire_quiescent_template=1) a client pinned to it by persistence moves
+                on with its next connection. V(remove) takes it out of the pool; C(expire_nodest_conn=1) then moves its
+                connections on with their next packet.
+            type: str
+            choices: [quiesce, remove]
+            default: quiesce
+          alpha:
+            description: Every real server starts down until its first successful check (C(alpha)).
+            type: bool
+            default: false
+          sorry_server:
+            description:
+              - Real server put in the pool when the quorum is lost (no real server up, by default), V(ADDR), V(ADDR:PORT) or
+                V([V6ADDR]:PORT), of the service's family. Forwarded as the real servers are; only nat forwarding takes a port
+                other than the service's.
+            type: str
+          quorum:
+            description:
+              - Total weight of the live real servers below which the sorry server takes over, 1 to 65535. Lowered to the total
+                weight of the declared real servers when above it (as keepalived does).
+            type: int
+            default: 1
+          hysteresis:
+            description: Weight the live total may move around the quorum before the quorum is lost or gained, 0 to 65535, below quorum.
+            type: int
+            default: 0
 '''

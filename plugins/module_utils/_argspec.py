@@ -36,6 +36,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._fields import (
     TUNNEL_TYPES,
     names,
 )
+from ansible_collections.lvs.ipvs.plugins.module_utils._health import CHECK_TYPES, DEFAULTS as CHECK_DEFAULTS, FAILURE_ACTIONS
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import BACKENDS, DEFAULT_TABLE, RULE_KEYS
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import PROTOCOLS as FWMARK_PROTOCOLS
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import STATES as FWMARK_STATES
@@ -85,10 +86,34 @@ def real_server_options_spec() -> Spec:
     }
 
 
+def health_check_spec() -> Spec:
+    """The `health_check` of an ipvs_table entry (ranges and which options go with which type: _health)."""
+    return {
+        "type": {"type": "str", "required": True, "choices": list(CHECK_TYPES)},
+        "port": {"type": "int"},
+        "path": {"type": "str"},
+        "status": {"type": "list", "elements": "int"},
+        "digest": {"type": "str"},
+        "text": {"type": "str"},
+        "virtualhost": {"type": "str"},
+        "command": {"type": "str"},
+        "interval": {"type": "int", "default": CHECK_DEFAULTS["interval"]},
+        "timeout": {"type": "int", "default": CHECK_DEFAULTS["timeout"]},
+        "retries": {"type": "int", "default": CHECK_DEFAULTS["retries"]},
+        "retry_delay": {"type": "int", "default": CHECK_DEFAULTS["retry_delay"]},
+        "on_failure": {"type": "str", "default": CHECK_DEFAULTS["on_failure"], "choices": list(FAILURE_ACTIONS)},
+        "alpha": {"type": "bool", "default": CHECK_DEFAULTS["alpha"]},
+        "sorry_server": {"type": "str"},
+        "quorum": {"type": "int", "default": CHECK_DEFAULTS["quorum"]},
+        "hysteresis": {"type": "int", "default": CHECK_DEFAULTS["hysteresis"]},
+    }
+
+
 def table_service_spec() -> Spec:
-    """One entry of ipvs_table's `config`: a service in the options of ipvs_service, with its real_servers."""
+    """One entry of ipvs_table's `config`: a service in the options of ipvs_service, with its real_servers and health_check."""
     spec = dict(service_key_spec(), **service_options_spec())
     spec["real_servers"] = {"type": "list", "elements": "dict", "options": real_server_options_spec()}
+    spec["health_check"] = {"type": "dict", "options": health_check_spec()}
     return spec
 
 

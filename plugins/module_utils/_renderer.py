@@ -44,7 +44,7 @@ def service_switch(service: Service) -> str:
     return f"{_PROTOCOL_SWITCHES[t.cast(str, service.protocol)]} {render_address_port(t.cast(str, service.address), t.cast(int, service.port))}"
 
 
-def _granularity(service: Service) -> t.Optional[str]:
+def granularity_text(service: Service) -> t.Optional[str]:
     """The -M value, None for the default (one client address)."""
     granularity = service.persistence_granularity
     if granularity is None or granularity == FULL_PREFIX[service.family]:
@@ -58,7 +58,7 @@ def service_options(service: Service) -> str:
     words = [SWITCH["scheduler"], service.scheduler]
     if service.persistence_timeout is not None:
         words += [SWITCH["persistence_timeout"], str(service.persistence_timeout)]
-        granularity = _granularity(service)
+        granularity = granularity_text(service)
         if granularity is not None:
             words += [SWITCH["persistence_granularity"], granularity]
     if service.persistence_engine:

@@ -31,7 +31,9 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import table_ser
 from ansible_collections.lvs.ipvs.plugins.module_utils._engine import Result, commit, diff_of, read_table, run, undo_table
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError, TaskError
 from ansible_collections.lvs.ipvs.plugins.module_utils._fields import MAX_FWMARK, in_range
+from ansible_collections.lvs.ipvs.plugins.module_utils._health import HealthCheck, check_pool, health_check_from_params, runtime_state
 from ansible_collections.lvs.ipvs.plugins.module_utils._ipvsadm_parser import parse_with_lines
+from ansible_collections.lvs.ipvs.plugins.module_utils._keepalived import render_virtual_servers
 from ansible_collections.lvs.ipvs.plugins.module_utils._kernel import Kernel
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     RealServer,
@@ -78,8 +80,9 @@ class EntryChecker:
     def check(self, entry: t.Any, where: str, children: bool = True) -> t.Dict[str, t.Any]:
         """The entry with every option present (defaults applied, unset ones None); OptionError naming `where`.
 
-        children=False leaves the entries of nested lists (such as real_servers) to the caller: each is
-        then a dict, not yet checked against its own options (unless Ansible's validator took the entry).
+        Nested dicts (such as health_check) are checked too. children=False leaves the entries of nested lists
+        (such as real_servers) to the caller: each is then a dict, not yet checked against its own options (unless
+        Ansible's validator took the entry).
         """
         if type(entry) is not dict:  # pylint: disable=unidiomatic-typecheck
             return self._ansible(entry, where)
@@ -91,16 +94,22 @@ class EntryChecker:
             if not _plain(value, kind, self.template[name]):
                 return self._ansible(entry, where)
         for name in self.required:
-            if entry.get(name) is None:
+            if name not in entry:
+                choices = self.kinds[name][2]
+                accepted = f"; accepted: {', '.join(sorted(choices))}" if choices else ""
+                raise OptionError(f"{where}.{name}", f"missing: it is required{accepted}")
+            if entry[name] is None:
                 return self._ansible(entry, where)
         result = dict(self.template)
         result.update(entry)
-        if not children:
-            return result
         for name, child in self.children.items():
-            items = result[name]
-            if items is not None:
-                result[name] = [child.check(item, f"{where}.{name}[{index}]") for index, item in enumerate(items)]
+            value = result[name]
+            if value is None:
+                continue
+            if self.kinds[name][0] == "dict":
+                result[name] = child.check(value, f"{where}.{name}")
+            elif children:
+                result[name] = [child.check(item, f"{where}.{name}[{index}]") for index, item in enumerate(value)]
         return result
 
     def _ansible(self, entry: t.Any, where: str) -> t.Dict[str, t.Any]:
@@ -115,10 +124,16 @@ class EntryChecker:
         # Ansible's validator fills every unset suboption of nested entries with None; those entries are checked
         # again by their own checker, which must see them as the user gave them (an explicit null is an error).
         for name in self.children:
-            if validated.get(name):
-                validated[name] = [{key: value for key, value in item.items() if value is not None} if isinstance(item, dict) else item
-                                   for item in validated[name]]
+            value = validated.get(name)
+            if isinstance(value, dict):
+                validated[name] = _given(value)
+            elif value:
+                validated[name] = [_given(item) if isinstance(item, dict) else item for item in value]
         return validated
+
+
+def _given(entry: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
+    return {key: value for key, value in entry.items() if value is not None}
 
 
 def _plain(value: t.Any, kind: t.Tuple[str, t.Optional[str], t.Optional[t.FrozenSet[t.Any]]], default: t.Any) -> bool:
@@ -141,7 +156,7 @@ def _plain(value: t.Any, kind: t.Tuple[str, t.Optional[str], t.Optional[t.Frozen
     return scalar is not None and type(value) is scalar and (choices is None or value in choices)  # pylint: disable=unidiomatic-typecheck
 
 
-_EXACT_TYPES: t.Dict[str, type] = {"str": str, "int": int, "bool": bool}
+_EXACT_TYPES: t.Dict[str, type] = {"str": str, "int": int, "bool": bool, "dict": dict}
 _SERVICE_CHECKER: t.List[EntryChecker] = []
 
 
@@ -156,12 +171,14 @@ def service_checker() -> EntryChecker:
 
 @dataclasses.dataclass
 class Declared:
-    """One validated config entry: the service, its real servers (None: not given), the real servers to remove."""
+    """One validated config entry: the service, its real servers (None: not given), the real servers to remove, and its
+    health check (None: module-owned; else keepalived-owned, never written by this module)."""
 
     label: str
     service: Service
     servers: t.Optional[t.List[RealServer]]
     absent: t.List[RealServer]
+    health: t.Optional[HealthCheck] = None
 
 
 def declare(config: t.Optional[t.Sequence[t.Any]], *, key_only: bool = False,
@@ -192,8 +209,22 @@ def declare(config: t.Optional[t.Sequence[t.Any]], *, key_only: bool = False,
         absent: t.List[RealServer] = []
         if not key_only and params.get("real_servers") is not None:
             servers, absent = _real_servers(params["real_servers"], service, label, checker.children["real_servers"], memo)
-        declared.append(Declared(label, service, servers, absent))
+        health = _health_check(params["health_check"], service, servers or [], label) if not key_only and params.get("health_check") else None
+        declared.append(Declared(label, service, servers, absent, health))
     return declared
+
+
+def _health_check(params: t.Mapping[str, t.Any], service: Service, servers: t.Sequence[RealServer], label: str) -> HealthCheck:
+    """The entry's health check, and its pool as keepalived accepts it; OptionError names e.g. config[3].health_check.interval."""
+    try:
+        check = health_check_from_params(params, service)
+    except OptionError as exc:
+        raise OptionError(f"{label}.health_check.{exc.option}", exc.message) from None
+    try:
+        check_pool(check, service, servers)
+    except OptionError as exc:
+        raise OptionError(f"{label}.{exc.option}", exc.message) from None
+    return check
 
 
 def _real_servers(entries: t.Sequence[t.Mapping[str, t.Any]], service: Service, label: str, checker: EntryChecker,
@@ -404,6 +435,25 @@ def plan(state: str, declared: t.Sequence[Declared], have: Table, scope: Scope) 
     return plan_table(want, rest, remove_unlisted_services=state == "overridden", restrict=scope.accepts, purge_real_servers=True)
 
 
+def module_owned(declared: t.Sequence[Declared], have: Table) -> t.Tuple[t.List[Declared], Table]:
+    """The declared services this module writes, and the table without the keepalived-owned ones: what the plan, before,
+    after and the diff are made of (keepalived-owned services are never added, edited or removed, overridden included)."""
+    owned = {entry.service.key for entry in declared if entry.health is not None}
+    if not owned:
+        return list(declared), have
+    return [entry for entry in declared if entry.health is None], {key: value for key, value in have.items() if key not in owned}
+
+
+def health_states(declared: t.Sequence[Declared], have: Table) -> t.List[t.Dict[str, t.Any]]:
+    """The `health` result: what the kernel holds for each keepalived-owned declared service (_health.runtime_state)."""
+    states = []
+    for entry in declared:
+        if entry.health is not None:
+            have_service, have_servers = have.get(entry.service.key, (None, []))
+            states.append(runtime_state(entry.service, entry.servers or [], entry.health, have_service, have_servers))
+    return states
+
+
 def _check_scope(declared: t.Sequence[Declared], scope: Scope) -> None:
     for entry in declared:
         if entry.service not in scope:
@@ -436,7 +486,9 @@ def run_table(module: AnsibleModule) -> None:
         declared = declare(params["config"], key_only=state == "deleted") if state != "gathered" else []
         _check_scope(declared, scope)
         if state == "rendered":
-            return {"changed": False, "rendered": render_service_table((entry.service, entry.servers or ()) for entry in declared)}
+            return {"changed": False, "rendered": render_service_table((entry.service, entry.servers or ()) for entry in declared if entry.health is None),
+                    "keepalived_config": render_virtual_servers((entry.service, entry.servers or [], entry.health) for entry in declared
+                                                                if entry.health is not None)}
 
         def work(kernel: Kernel) -> Result:
             have = read_table(kernel, scope.accepts, [(entry.service, entry.servers) for entry in declared])
@@ -446,8 +498,13 @@ def run_table(module: AnsibleModule) -> None:
 
         return work
 
-    def _change(state: str, declared: t.Sequence[Declared], have: Table, scope: Scope, kernel: Kernel) -> Result:
+    def _change(state: str, declared: t.Sequence[Declared], table: Table, scope: Scope, kernel: Kernel) -> Result:
         mode = params["before_after"]
+        health = health_states(declared, table)
+        for item in health:
+            for sentence in item["drift"]:
+                module.warn(f"keepalived-owned service {item['service']}: {sentence}")
+        declared, have = module_owned(declared, table)
         operations = plan(state, declared, have, scope)
         changed_keys = {operation.service.key for operation in operations}
         try:
@@ -456,6 +513,8 @@ def run_table(module: AnsibleModule) -> None:
             exc.result["before"] = _reported(have, mode, changed_keys)
             raise
         result["before"] = _reported(have, mode, changed_keys)
+        if state != "deleted":
+            result["health"] = health
         diff = module._diff  # pylint: disable=protected-access
         # table_after() sorts the whole table: only when something shows it.
         after = table_after(have, operations) if operations and (diff or mode != "none") else have

@@ -21,6 +21,10 @@ description:
     connections and persistence templates. Only services and real servers whose identity changes are deleted and added.
   - O(restrict) limits the services the task owns, so that several teams or roles can share one table; services outside it are
     never read into the result, never changed and never removed, whatever O(state) says.
+  - A service with O(config[].health_check) is B(keepalived-owned), written at runtime by keepalived's health checker from
+    RV(keepalived_config). The states that change the table leave it alone (no add, edit or remove, also not by V(overridden))
+    and report what the kernel holds for it in RV(health); O(state=rendered) gives its C(virtual_server) block in
+    RV(keepalived_config) instead of C(ipvsadm) lines.
   - With more than 100 services in O(config), the arguments Ansible echoes back (C(invocation), shown with C(-vvv)) give a
     one-line summary of O(config) instead of the whole list, which would cost more time than the work itself.
 author:
@@ -52,7 +56,8 @@ options:
       - V(deleted) removes the services listed in O(config); B(with no O(config), every service within O(restrict), the whole table
         without it).
       - V(gathered) returns the table (within O(restrict)) in RV(gathered), in the form of O(config); it changes nothing.
-      - V(rendered) returns the C(ipvsadm -R) lines of O(config) in RV(rendered), without talking to the kernel.
+      - V(rendered) returns the C(ipvsadm -R) lines of O(config) in RV(rendered), and the keepalived C(virtual_server) blocks of
+        the services with O(config[].health_check) in RV(keepalived_config), without talking to the kernel.
       - V(parsed) reads O(running_config), the output of C(ipvsadm -S -n), and returns it in the form of O(config) in RV(parsed),
         without talking to the kernel.
     type: str
@@ -171,6 +176,35 @@ EXAMPLES = r"""
         port: 8080
       - fwmark: 8
 
+- name: A health-checked service, written by keepalived's health checker (the director role installs its config)
+  lvs.ipvs.ipvs_table:
+    state: rendered
+    config:
+      - protocol: tcp
+        address: 198.51.100.1
+        port: 80
+        scheduler: wlc
+        persistence_timeout: 600
+        real_servers:
+          - server: 192.0.2.11
+          - server: 192.0.2.12
+        health_check:
+          type: http
+          path: /health
+          status: [200]
+          interval: 2
+          timeout: 1
+          retries: 1
+          on_failure: quiesce
+          sorry_server: 192.0.2.99
+  register: health_checked  # health_checked.keepalived_config: the virtual_server block
+
+- name: The same declaration with overridden changes nothing keepalived owns, and reports it
+  lvs.ipvs.ipvs_table:
+    state: overridden
+    config: "{{ services_with_health_checks }}"
+  register: table  # table.health: up, down, sorry_server_active, drift of each health-checked service
+
 - name: Read the table, as ipvs_table config
   lvs.ipvs.ipvs_table:
     state: gathered
@@ -190,7 +224,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 before:
-  description: The services (within O(restrict)) before the task, in the form of O(config), in C(ipvsadm)'s sort order.
+  description:
+    - The services (within O(restrict)) before the task, in the form of O(config), in C(ipvsadm)'s sort order.
+    - Keepalived-owned services (with O(config[].health_check)) are not here, nor in RV(after), RV(commands) or the diff, but in RV(health).
   returned: when O(state) is V(merged), V(replaced), V(overridden) or V(deleted)
   type: list
   elements: dict
@@ -228,6 +264,74 @@ rendered:
   type: list
   elements: str
   sample: ["-A -t 198.51.100.1:80 -s rr -p 3600", "-a -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 2"]
+keepalived_config:
+  description:
+    - The keepalived C(virtual_server) blocks of the services of O(config) that have O(config[].health_check), in C(ipvsadm)'s
+      sort order; an empty string when there are none. The services themselves are not in RV(rendered).
+    - keepalived's C(--config-test) accepts it with a C(global_defs) that has C(enable_script_security) and C(script_user root)
+      (for V(command) checks).
+  returned: when O(state=rendered)
+  type: str
+  sample: |
+    virtual_server 198.51.100.1 80 {
+        protocol TCP
+        lvs_sched wlc
+        persistence_timeout 600
+        lvs_method DR
+        delay_loop 5
+        inhibit_on_failure
+        quorum 1
+        hysteresis 0
+        real_server 192.0.2.11 80 {
+            weight 1
+            lvs_method DR
+            TCP_CHECK {
+                connect_port 80
+                connect_timeout 3
+                retry 2
+                delay_before_retry 1
+            }
+        }
+    }
+health:
+  description:
+    - What the kernel holds for each keepalived-owned service of O(config) (one with O(config[].health_check)), which this module
+      does not write. Each drift sentence is also a warning; none of it makes the task changed.
+  returned: when O(state) is V(merged), V(replaced) or V(overridden)
+  type: list
+  elements: dict
+  contains:
+    service:
+      description: The service, as its C(ipvsadm) switch.
+      type: str
+      sample: -t 198.51.100.1:80
+    writer:
+      description: Who writes the service at runtime.
+      type: str
+      sample: keepalived
+    up:
+      description: Declared real servers in the pool at their declared weight (0 for a drained one), as C(ADDR:PORT).
+      type: list
+      elements: str
+      sample: ["192.0.2.11:80"]
+    down:
+      description:
+        - Declared real servers that their check took out, absent from the pool or at weight 0 while declared above 0
+          (runtime state, left as it is). All of them when the service is missing.
+      type: list
+      elements: str
+      sample: ["192.0.2.12:80"]
+    sorry_server_active:
+      description: Whether the sorry server is in the pool (the quorum is lost).
+      type: bool
+    drift:
+      description:
+        - Sentences about what differs from the declaration and is not runtime state, such as the scheduler, persistence,
+          forwarding or thresholds, a weight that is neither the declared one nor 0, a real server neither declared nor the
+          sorry server, or the service missing (keepalived has not built it).
+      type: list
+      elements: str
+      sample: ["scheduler is rr in the kernel, declared wlc"]
 parsed:
   description: O(running_config) in the form of O(config), normalised as the kernel would hold it.
   returned: when O(state=parsed)

@@ -1,0 +1,145 @@
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# This module is private to this collection: do not use it from elsewhere.
+# Its API can change at any time.
+
+"""keepalived `virtual_server` blocks rendered from the model: the keepalived side of the one source of truth.
+
+The same Service, RealServer and HealthCheck objects that the ipvsadm renderer (_renderer) writes as `ipvsadm -R`
+lines are written here for keepalived 2.2.7's health checker (keepalived.conf(5)), in ipvsadm's sort order, so that
+equal declarations give equal text. Every value was validated by the model; the texts that keepalived reads as
+quoted strings (a command, a text to find) are escaped for its parser (backslash and double quote).
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible_collections.lvs.ipvs.plugins.module_utils._health import HealthCheck, sorry_server_template
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, real_server_sort_key, service_sort_key
+from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import granularity_text
+
+INDENT = "    "
+# keepalived's names of the forwarding methods (lvs_method) and of the check types.
+LVS_METHODS = {"dr": "DR", "nat": "NAT", "tunnel": "TUN"}
+CHECKERS = {"tcp": "TCP_CHECK", "http": "HTTP_GET", "https": "SSL_GET", "command": "MISC_CHECK"}
+
+Entry = t.Tuple[Service, t.Sequence[RealServer], HealthCheck]
+
+
+def quoted(text: str) -> str:
+    """`text` as one double-quoted word of keepalived's configuration (its parser unescapes backslashes inside quotes)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def literal_pattern(text: str) -> str:
+    """A PCRE pattern that matches `text` literally: every ASCII character but letters and digits escaped."""
+    return "".join(f"\\{char}" if char.isascii() and not char.isalnum() else char for char in text)
+
+
+def lvs_method(real_server: RealServer) -> str:
+    """`DR`, `NAT`, `TUN`, `TUN type gue port 6080 csum`."""
+    words = [LVS_METHODS[real_server.forwarding]]
+    if real_server.forwarding == "tunnel" and real_server.tunnel_type not in (None, "ipip"):
+        words += ["type", t.cast(str, real_server.tunnel_type)]
+        if real_server.tunnel_port is not None:
+            words += ["port", str(real_server.tunnel_port)]
+        if real_server.tunnel_checksum is not None:
+            words.append(real_server.tunnel_checksum)
+    return " ".join(words)
+
+
+def _address_port(address: str, port: t.Optional[int]) -> str:
+    """keepalived's `ADDR PORT` (IPv6 without brackets); a port of 0 (fwmark services) is left out."""
+    return f"{address} {port}" if port else address
+
+
+def _service_lines(service: Service) -> t.List[str]:
+    if service.fwmark is not None:
+        lines = [f"virtual_server fwmark {service.fwmark} {{"]
+        if service.family == "ipv6":
+            lines.append(f"{INDENT}ip_family inet6")
+    else:
+        lines = [f"virtual_server {_address_port(t.cast(str, service.address), service.port)} {{",
+                 f"{INDENT}protocol {t.cast(str, service.protocol).upper()}"]
+    lines.append(f"{INDENT}lvs_sched {service.scheduler}")
+    lines += [f"{INDENT}{flag}" for flag in service.scheduler_flags]
+    if service.one_packet:
+        lines.append(f"{INDENT}ops")
+    if service.persistence_timeout is not None:
+        lines.append(f"{INDENT}persistence_timeout {service.persistence_timeout}")
+        granularity = granularity_text(service)
+        if granularity is not None:
+            lines.append(f"{INDENT}persistence_granularity {granularity}")
+    if service.persistence_engine:
+        lines.append(f"{INDENT}persistence_engine {service.persistence_engine}")
+    return lines
+
+
+def _check_lines(check: HealthCheck, real_server: RealServer) -> t.List[str]:
+    """The checker block of one real server."""
+    inner = INDENT * 3
+    lines = [f"{INDENT * 2}{CHECKERS[check.type]} {{"]
+    if check.type == "command":
+        lines += [f"{inner}misc_path {quoted(t.cast(str, check.command))}", f"{inner}misc_timeout {check.timeout}"]
+    else:
+        lines += [f"{inner}connect_port {check.port or real_server.port}", f"{inner}connect_timeout {check.timeout}"]
+    lines += [f"{inner}retry {check.retries}", f"{inner}delay_before_retry {check.retry_delay}"]
+    if check.type in ("http", "https"):
+        if check.virtualhost is not None:
+            lines.append(f"{inner}virtualhost {check.virtualhost}")
+            if check.type == "https":
+                lines.append(f"{inner}enable_sni")
+        url = INDENT * 4
+        lines += [f"{inner}url {{", f"{url}path {quoted(t.cast(str, check.path))}", f"{url}status_code {' '.join(map(str, check.status))}"]
+        if check.digest is not None:
+            lines.append(f"{url}digest {check.digest}")
+        if check.text is not None:
+            lines.append(f"{url}regex {quoted(literal_pattern(check.text))}")
+        lines.append(f"{inner}}}")
+    lines.append(f"{INDENT * 2}}}")
+    return lines
+
+
+def _real_server_lines(real_server: RealServer, check: HealthCheck) -> t.List[str]:
+    inner = INDENT * 2
+    lines = [f"{INDENT}real_server {_address_port(real_server.address, real_server.port)} {{",
+             f"{inner}weight {real_server.weight}", f"{inner}lvs_method {lvs_method(real_server)}"]
+    if real_server.upper_threshold:
+        lines.append(f"{inner}uthreshold {real_server.upper_threshold}")
+    if real_server.lower_threshold:
+        lines.append(f"{inner}lthreshold {real_server.lower_threshold}")
+    return lines + _check_lines(check, real_server) + [f"{INDENT}}}"]
+
+
+def render_virtual_server(service: Service, servers: t.Sequence[RealServer], check: HealthCheck) -> t.List[str]:
+    """One `virtual_server` block, as lines (the pool as _health.check_pool accepts it)."""
+    lines = _service_lines(service)
+    template = sorry_server_template(servers)
+    # The service's own lvs_method is the sorry server's.
+    lines.append(f"{INDENT}lvs_method {lvs_method(template) if template is not None else LVS_METHODS['dr']}")
+    lines.append(f"{INDENT}delay_loop {check.interval}")
+    if check.on_failure == "quiesce":
+        lines.append(f"{INDENT}inhibit_on_failure")
+    if check.alpha:
+        lines.append(f"{INDENT}alpha")
+    # keepalived lowers a quorum above the total weight of the pool (a drained real server counts 0) and calls it a
+    # configuration error: the text says what it would do, so that --config-test accepts it.
+    quorum = max(1, min(check.quorum, sum(server.weight for server in servers)))
+    lines += [f"{INDENT}quorum {quorum}", f"{INDENT}hysteresis {min(check.hysteresis, quorum - 1)}"]
+    if check.sorry_server is not None:
+        # Only nat forwarding takes the sorry server's own port; keepalived gives it the service's port otherwise.
+        address, port = check.sorry_server
+        nat = template is not None and template.forwarding == "nat"
+        lines.append(f"{INDENT}sorry_server {_address_port(address, port if nat else 0)}")
+    for real_server in sorted(servers, key=real_server_sort_key):
+        lines += _real_server_lines(real_server, check)
+    return lines + ["}"]
+
+
+def render_virtual_servers(entries: t.Iterable[Entry]) -> str:
+    """The `virtual_server` blocks of keepalived-owned services, in ipvsadm's sort order; "" for none."""
+    blocks = ["\n".join(render_virtual_server(*entry)) + "\n" for entry in sorted(entries, key=lambda entry: service_sort_key(entry[0]))]
+    return "\n".join(blocks)

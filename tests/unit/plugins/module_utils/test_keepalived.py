@@ -1,0 +1,352 @@
+# Copyright (c) lvs.ipvs contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""keepalived virtual_server blocks rendered from the model: the text, word for word, for each kind of service and check.
+
+keepalived itself reads the same samples (keepalived_samples.py) in tests/integration/test_keepalived_config.py
+(`keepalived --config-test`, in the lab, where keepalived is installed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from ansible_collections.lvs.ipvs.plugins.module_utils._fields import FORWARDING, names
+from ansible_collections.lvs.ipvs.plugins.module_utils._health import CHECK_TYPES, HealthCheck, check_pool, health_check_from_params
+from ansible_collections.lvs.ipvs.plugins.module_utils._keepalived import (
+    CHECKERS,
+    LVS_METHODS,
+    literal_pattern,
+    quoted,
+    render_virtual_servers,
+)
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import SCHEDULER_FLAGS, RealServer, Service
+from tests.unit.plugins.module_utils.keepalived_samples import KEEPALIVED_SAMPLES, entries
+
+VIP = "198.51.100.1"
+WEB = Service(family="ipv4", protocol="tcp", address=VIP, port=80, persistence_timeout=600, persistence_granularity=24)
+RS11 = RealServer("192.0.2.11", 80)
+
+# keepalived.conf(5) of keepalived 2.2.7: the keywords of the virtual_server block for the scheduler flags.
+KEEPALIVED_FLAG_KEYWORDS = ("flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback")
+
+
+def test_the_names_cover_the_field_tables():
+    assert set(LVS_METHODS) == set(names(FORWARDING))
+    assert set(CHECKERS) == set(CHECK_TYPES)
+    # The model's flag names are keepalived's keywords, written as they are.
+    assert set(SCHEDULER_FLAGS) == set(KEEPALIVED_FLAG_KEYWORDS)
+
+
+# ---------------------------------------------------------------------------------------------- whole blocks
+
+EXPECTED = {
+    "ipv4-http-sorry-quorum": r'''virtual_server 198.51.100.1 80 {
+    protocol TCP
+    lvs_sched sh
+    sh-fallback
+    sh-port
+    persistence_timeout 600
+    persistence_granularity 255.255.255.0
+    lvs_method DR
+    delay_loop 2
+    inhibit_on_failure
+    quorum 3
+    hysteresis 1
+    sorry_server 192.0.2.99
+    real_server 192.0.2.11 80 {
+        weight 2
+        lvs_method DR
+        uthreshold 100
+        lthreshold 10
+        HTTP_GET {
+            connect_port 80
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            virtualhost www.example.com
+            url {
+                path "/health#x!y"
+                status_code 200 204
+                digest 9b3a0c85a887a256d6939da88aabd8cd
+                regex "ok\\ \\\"x\\\"\\ \\\\\\ \\[a\\]\\$\\ \\#\\!"
+            }
+        }
+    }
+    real_server 192.0.2.12 80 {
+        weight 1
+        lvs_method DR
+        HTTP_GET {
+            connect_port 80
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            virtualhost www.example.com
+            url {
+                path "/health#x!y"
+                status_code 200 204
+                digest 9b3a0c85a887a256d6939da88aabd8cd
+                regex "ok\\ \\\"x\\\"\\ \\\\\\ \\[a\\]\\$\\ \\#\\!"
+            }
+        }
+    }
+    real_server 192.0.2.13 80 {
+        weight 0
+        lvs_method DR
+        HTTP_GET {
+            connect_port 80
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            virtualhost www.example.com
+            url {
+                path "/health#x!y"
+                status_code 200 204
+                digest 9b3a0c85a887a256d6939da88aabd8cd
+                regex "ok\\ \\\"x\\\"\\ \\\\\\ \\[a\\]\\$\\ \\#\\!"
+            }
+        }
+    }
+}
+''',
+    "ipv6-https-nat": '''virtual_server 2001:db8::1 443 {
+    protocol TCP
+    lvs_sched mh
+    mh-fallback
+    mh-port
+    lvs_method NAT
+    delay_loop 5
+    inhibit_on_failure
+    alpha
+    quorum 1
+    hysteresis 0
+    sorry_server 2001:db8::99 8443
+    real_server 2001:db8:1::11 8443 {
+        weight 1
+        lvs_method NAT
+        SSL_GET {
+            connect_port 8443
+            connect_timeout 3
+            retry 2
+            delay_before_retry 1
+            virtualhost www.example.com
+            enable_sni
+            url {
+                path "/"
+                status_code 200
+            }
+        }
+    }
+    real_server 2001:db8:1::12 443 {
+        weight 1
+        lvs_method NAT
+        SSL_GET {
+            connect_port 443
+            connect_timeout 3
+            retry 2
+            delay_before_retry 1
+            virtualhost www.example.com
+            enable_sni
+            url {
+                path "/"
+                status_code 200
+            }
+        }
+    }
+}
+''',
+    "fwmark-tcp-tunnel-remove": '''virtual_server fwmark 8 {
+    lvs_sched rr
+    persistence_timeout 60
+    lvs_method TUN type gue port 6080 csum
+    delay_loop 5
+    quorum 1
+    hysteresis 0
+    sorry_server 192.0.2.99
+    real_server 192.0.2.11 {
+        weight 1
+        lvs_method TUN type gue port 6080 csum
+        TCP_CHECK {
+            connect_port 80
+            connect_timeout 3
+            retry 2
+            delay_before_retry 1
+        }
+    }
+    real_server 192.0.2.12 {
+        weight 1
+        lvs_method TUN
+        TCP_CHECK {
+            connect_port 80
+            connect_timeout 3
+            retry 2
+            delay_before_retry 1
+        }
+    }
+    real_server 192.0.2.13 {
+        weight 1
+        lvs_method TUN type gre nocsum
+        TCP_CHECK {
+            connect_port 80
+            connect_timeout 3
+            retry 2
+            delay_before_retry 1
+        }
+    }
+}
+''',
+    "fwmark-ipv6-command": r'''virtual_server fwmark 9 {
+    ip_family inet6
+    lvs_sched wlc
+    persistence_timeout 60
+    persistence_granularity 64
+    lvs_method DR
+    delay_loop 5
+    inhibit_on_failure
+    quorum 1
+    hysteresis 0
+    real_server 2001:db8:1::11 {
+        weight 1
+        lvs_method DR
+        MISC_CHECK {
+            misc_path "/bin/sh -c 'exit 0' \\x #y"
+            misc_timeout 10
+            retry 0
+            delay_before_retry 1
+        }
+    }
+}
+''',
+    "udp-ops-flags-sip": '''virtual_server 198.51.100.2 5060 {
+    protocol UDP
+    lvs_sched wrr
+    flag-1
+    flag-3
+    ops
+    persistence_timeout 30
+    persistence_engine sip
+    lvs_method DR
+    delay_loop 86400
+    inhibit_on_failure
+    quorum 1
+    hysteresis 0
+    real_server 192.0.2.11 5060 {
+        weight 0
+        lvs_method DR
+        TCP_CHECK {
+            connect_port 5060
+            connect_timeout 3600
+            retry 100
+            delay_before_retry 3600
+        }
+    }
+    real_server 192.0.2.12 5060 {
+        weight 1
+        lvs_method DR
+        TCP_CHECK {
+            connect_port 5060
+            connect_timeout 3600
+            retry 100
+            delay_before_retry 3600
+        }
+    }
+}
+''',
+    "pcc-sctp": '''virtual_server 198.51.100.3 {
+    protocol SCTP
+    lvs_sched wlc
+    persistence_timeout 300
+    lvs_method DR
+    delay_loop 5
+    inhibit_on_failure
+    quorum 1
+    hysteresis 0
+    real_server 192.0.2.11 {
+        weight 1
+        lvs_method DR
+        TCP_CHECK {
+            connect_port 22
+            connect_timeout 3
+            retry 2
+            delay_before_retry 1
+        }
+    }
+}
+''',
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEEPALIVED_SAMPLES))
+def test_each_sample_renders_word_for_word(name):
+    assert render_virtual_servers(entries([KEEPALIVED_SAMPLES[name]])) == EXPECTED[name]
+
+
+def test_blocks_come_in_ipvsadm_order_whatever_the_order_of_the_config():
+    config = list(KEEPALIVED_SAMPLES.values())
+    text = render_virtual_servers(entries(config))
+    assert text == render_virtual_servers(entries(config[::-1]))
+    # ipvsadm -S -n order: address services (IPv4 by protocol, address, port; then IPv6), then fwmarks; one blank line between.
+    order = ["ipv4-http-sorry-quorum", "udp-ops-flags-sip", "pcc-sctp", "ipv6-https-nat", "fwmark-tcp-tunnel-remove", "fwmark-ipv6-command"]
+    assert text == "\n".join(EXPECTED[name] for name in order)
+
+
+def test_no_service_renders_nothing():
+    assert render_virtual_servers([]) == ""
+
+
+@pytest.mark.parametrize("quorum, hysteresis, weights, rendered", [
+    (1, 0, (1, 1), ("quorum 1", "hysteresis 0")),
+    (2, 1, (1, 1), ("quorum 2", "hysteresis 1")),
+    (5, 4, (1, 1), ("quorum 2", "hysteresis 1")),   # above the pool's weight: lowered as keepalived would, with its hysteresis
+    (5, 4, (1, 0), ("quorum 1", "hysteresis 0")),   # a drained real server counts 0
+    (3, 1, (2, 0), ("quorum 2", "hysteresis 1")),
+])
+def test_the_quorum_never_exceeds_the_weight_of_the_pool(quorum, hysteresis, weights, rendered):
+    # keepalived --config-test fails (exit 5) on a quorum above the total weight, or a hysteresis not below the quorum.
+    servers = [dataclasses.replace(RS11, address=f"192.0.2.{11 + index}", weight=weight) for index, weight in enumerate(weights)]
+    check = HealthCheck("tcp", quorum=quorum, hysteresis=hysteresis)
+    check_pool(check, WEB, servers)
+    lines = [line.strip() for line in render_virtual_servers([(WEB, servers, check)]).splitlines()]
+    assert [line for line in lines if line.split()[0] in ("quorum", "hysteresis")] == list(rendered)
+
+
+def test_the_sorry_server_port_is_written_only_for_nat():
+    dr = HealthCheck("tcp", sorry_server=("192.0.2.99", 80))
+    assert "    sorry_server 192.0.2.99\n" in render_virtual_servers([(WEB, [RS11], dr)])
+    nat = HealthCheck("tcp", sorry_server=("192.0.2.99", 8080))
+    assert "    sorry_server 192.0.2.99 8080\n" in render_virtual_servers([(WEB, [dataclasses.replace(RS11, forwarding="nat", port=8080)], nat)])
+
+
+# ---------------------------------------------------------------------------------------------- quoting
+
+
+@pytest.mark.parametrize("text, word", [
+    ("/usr/bin/check", '"/usr/bin/check"'),
+    ("a \\ b", '"a \\\\ b"'),
+    ('say "hi"', '"say \\"hi\\""'),
+    ("# not a comment !", '"# not a comment !"'),
+])
+def test_quoted_words_escape_backslash_and_double_quote(text, word):
+    assert quoted(text) == word
+
+
+@pytest.mark.parametrize("text, other", [
+    ("ok", "OK"), ("a.b", "axb"), ("a*", "aaa"), ("a+", "aa"), ("a?", ""), ("(x)", "x"), ("x|y", "y"), ("^$", ""), ("[ab]", "a"),
+    ("{1}", "1"), ("\\d", "5"), ("\\Qa\\E", "a"), ('say "hi"', "say hi"), ("# ! ü", "#  ü"),
+])
+def test_literal_patterns_match_their_text_only(text, other):
+    # Every non-alphanumeric ASCII character escaped: a literal in PCRE, as in Python's re.
+    pattern = literal_pattern(text)
+    assert re.fullmatch(pattern, text)
+    assert not re.fullmatch(pattern, other)
+
+
+def test_a_check_of_every_kind_validates_before_rendering():
+    for sample in KEEPALIVED_SAMPLES.values():
+        service, servers, check = entries([sample])[0]
+        assert health_check_from_params(sample["health_check"], service) == check
+        check_pool(check, service, servers)

@@ -217,6 +217,10 @@ def check_pool(check: HealthCheck, service: Service, servers: t.Sequence[RealSer
     if not any(server.weight > 0 for server in servers):
         raise OptionError("real_servers", "a service with health_check needs at least one real server with a weight above 0 (keepalived "
                           "refuses a virtual server without one); accepted: one or more real servers, not all drained")
+    for server in servers:
+        if service.fwmark is not None and server.forwarding != "nat" and server.port != 0:
+            raise OptionError("real_servers", f"{render_address_port(*server.key)}: keepalived gives a real server of a fwmark service "
+                              f"forwarded by {server.forwarding} no port (the packet keeps its own); accepted: server_port unset")
     template = sorry_server_template(servers)
     if check.sorry_server is not None and template is not None and template.forwarding != "nat" and service.fwmark is None:
         port = check.sorry_server[1]

@@ -43,7 +43,7 @@ def lvs_method(real_server: RealServer) -> str:
     """`DR`, `NAT`, `TUN`, `TUN type gue port 6080 csum`."""
     words = [LVS_METHODS[real_server.forwarding]]
     if real_server.forwarding == "tunnel" and real_server.tunnel_type not in (None, "ipip"):
-        words += ["type", t.cast(str, real_server.tunnel_type)]
+        words += ["type", real_server.tunnel_type]
         if real_server.tunnel_port is not None:
             words += ["port", str(real_server.tunnel_port)]
         if real_server.tunnel_checksum is not None:

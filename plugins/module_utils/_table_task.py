@@ -75,6 +75,7 @@ class EntryChecker:
         }
         self.required = tuple(name for name, option in spec.items() if option.get("required"))
         self.children = {name: EntryChecker(option["options"]) for name, option in spec.items() if option.get("options")}
+        self.dicts = tuple(name for name in self.children if spec[name].get("type") == "dict")
         self._validator: t.Optional[ArgumentSpecValidator] = None
 
     def check(self, entry: t.Any, where: str, children: bool = True) -> t.Dict[str, t.Any]:
@@ -86,6 +87,12 @@ class EntryChecker:
         """
         if type(entry) is not dict:  # pylint: disable=unidiomatic-typecheck
             return self._ansible(entry, where)
+        for name in self.dicts:
+            value = entry.get(name)
+            if value is not None and not isinstance(value, (dict, str)):
+                # ansible-core 2.19's validator raises TypeError on a dict option with suboptions given a number, a bool or a list.
+                raise OptionError(f"{where}.{name}", f"{value!r} is not a dictionary; accepted: a dictionary of the options "
+                                  f"{', '.join(self.children[name].names)}")
         kinds = self.kinds
         for name, value in entry.items():
             kind = kinds.get(name)
@@ -123,17 +130,12 @@ class EntryChecker:
         validated = t.cast(t.Dict[str, t.Any], outcome.validated_parameters)
         # Ansible's validator fills every unset suboption of nested entries with None; those entries are checked
         # again by their own checker, which must see them as the user gave them (an explicit null is an error).
+        # (A nested dict, health_check, is not checked again: it is Ansible's outcome as it is.)
         for name in self.children:
-            value = validated.get(name)
-            if isinstance(value, dict):
-                validated[name] = _given(value)
-            elif value:
-                validated[name] = [_given(item) if isinstance(item, dict) else item for item in value]
+            if self.kinds[name][0] == "list" and validated.get(name):
+                validated[name] = [{key: value for key, value in item.items() if value is not None} if isinstance(item, dict) else item
+                                   for item in validated[name]]
         return validated
-
-
-def _given(entry: t.Dict[str, t.Any]) -> t.Dict[str, t.Any]:
-    return {key: value for key, value in entry.items() if value is not None}
 
 
 def _plain(value: t.Any, kind: t.Tuple[str, t.Optional[str], t.Optional[t.FrozenSet[t.Any]]], default: t.Any) -> bool:

@@ -29,13 +29,15 @@ KEEPALIVED_SAMPLES: t.Dict[str, t.Dict[str, t.Any]] = {
     },
     "ipv6-https-nat": {
         "protocol": "tcp", "address": "2001:db8::1", "port": 443, "scheduler": "mh", "scheduler_flags": ["mh-fallback", "mh-port"],
+        "persistence_timeout": 300, "persistence_granularity": "64",
         "real_servers": [{"server": "2001:db8:1::11", "forwarding": "nat", "server_port": 8443}, {"server": "2001:db8:1::12", "forwarding": "nat"}],
         "health_check": {"type": "https", "virtualhost": "www.example.com", "sorry_server": "[2001:db8::99]:8443", "alpha": True},
     },
     "fwmark-tcp-tunnel-remove": {
         "fwmark": 8, "scheduler": "rr", "persistence_timeout": 60,
         "real_servers": [{"server": "192.0.2.11", "forwarding": "tunnel", "tunnel_type": "gue", "tunnel_port": 6080, "tunnel_checksum": "csum"},
-                         {"server": "192.0.2.12", "forwarding": "tunnel"}, {"server": "192.0.2.13", "forwarding": "tunnel", "tunnel_type": "gre"}],
+                         {"server": "192.0.2.12", "forwarding": "tunnel"}, {"server": "192.0.2.13", "forwarding": "tunnel", "tunnel_type": "gre"},
+                         {"server": "192.0.2.14", "forwarding": "nat", "server_port": 8080}],
         "health_check": {"type": "tcp", "port": 80, "on_failure": "remove", "sorry_server": "192.0.2.99"},
     },
     "fwmark-ipv6-command": {

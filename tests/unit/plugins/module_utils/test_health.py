@@ -152,6 +152,15 @@ def test_a_pool_needs_a_real_server_with_weight():
     check_pool(HealthCheck("tcp"), WEB, [dataclasses.replace(RS[11], weight=0), RS[12]])
 
 
+def test_a_real_server_of_a_fwmark_service_has_no_port_unless_nat():
+    with pytest.raises(OptionError) as caught:
+        check_pool(HealthCheck("tcp", port=80), FWM8, [RealServer("192.0.2.11", 80)])
+    assert caught.value.option == "real_servers"
+    assert caught.value.message == ("192.0.2.11:80: keepalived gives a real server of a fwmark service forwarded by dr no port (the packet keeps "
+                                    "its own); accepted: server_port unset")
+    check_pool(HealthCheck("tcp", port=80), FWM8, [RealServer("192.0.2.11", 0), RealServer("192.0.2.12", 8080, forwarding="nat")])
+
+
 def test_a_sorry_server_forwarded_by_dr_takes_the_service_port():
     with pytest.raises(OptionError) as caught:
         check_pool(HealthCheck("tcp", sorry_server=("192.0.2.99", 8080)), WEB, [RS[11]])

@@ -118,6 +118,8 @@ EXPECTED = {
     lvs_sched mh
     mh-fallback
     mh-port
+    persistence_timeout 300
+    persistence_granularity 64
     lvs_method NAT
     delay_loop 5
     inhibit_on_failure
@@ -190,6 +192,16 @@ EXPECTED = {
     real_server 192.0.2.13 {
         weight 1
         lvs_method TUN type gre nocsum
+        TCP_CHECK {
+            connect_port 80
+            connect_timeout 3
+            retry 2
+            delay_before_retry 1
+        }
+    }
+    real_server 192.0.2.14 8080 {
+        weight 1
+        lvs_method NAT
         TCP_CHECK {
             connect_port 80
             connect_timeout 3

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _ipvs_codec, _netlink_socket
 from ansible_collections.lvs.ipvs.plugins.doc_fragments._service import ModuleDocFragment
-from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import real_server_options_spec, restrict_spec, table_service_spec
+from ansible_collections.lvs.ipvs.plugins.module_utils._argspec import health_check_spec, real_server_options_spec, restrict_spec, table_service_spec
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
     OptionError,
     RealServer,
@@ -77,6 +77,17 @@ ENTRIES = [
     dict(TCP80, real_servers="192.0.2.11"),                         # not a list
     dict(TCP80, real_servers=[]),
     {"fwmark": 8, "family": "ipv6", "one_packet": True},
+    dict(TCP80, health_check={"type": "tcp"}),                      # a nested dict: its defaults applied
+    dict(TCP80, health_check={"type": "http", "status": [200, 204], "alpha": True, "on_failure": "remove"}),
+    dict(TCP80, health_check={"type": "http", "status": ["200"]}),  # a string for an int in a nested list
+    dict(TCP80, health_check={"type": "tcp", "interval": "5"}),     # a string for an int in a nested dict
+    dict(TCP80, health_check={"type": "ping"}),                     # a bad choice in a nested dict
+    dict(TCP80, health_check={"type": "tcp", "on_failure": None}),  # an explicit null where a default exists
+    dict(TCP80, health_check={"interval": 5}),                      # a required option missing
+    dict(TCP80, health_check={"type": None}),                       # a required option null
+    dict(TCP80, health_check="type=tcp"),                           # key=value text for a dict
+    dict(TCP80, health_check=["tcp"]),                              # not a dict
+    dict(TCP80, health_check=None),
 ]
 
 
@@ -104,6 +115,40 @@ def test_checker_gives_ansibles_outcome_for_any_real_server_entry(entry):
             checker.check(copy.deepcopy(entry), "x")
     else:
         assert checker.check(copy.deepcopy(entry), "x") == expected
+
+
+HEALTH_VALUES = st.sampled_from([None, 0, 1, 5, "5", "x", "tcp", "http", "command", "/", "/health", [200], ["200"], [], True, "yes", "quiesce",
+                                 "remove", "192.0.2.99", 2.5, {"a": 1}])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(health_check_spec())), HEALTH_VALUES, max_size=5))
+def test_checker_gives_ansibles_outcome_for_any_health_check(health_check):
+    entry = dict(TCP80, health_check=health_check)
+    expected = ansible_outcome(table_service_spec(), entry)
+    checker = EntryChecker(table_service_spec())
+    if expected is None:
+        with pytest.raises(OptionError):
+            checker.check(copy.deepcopy(entry), "config[0]")
+    else:
+        assert checker.check(copy.deepcopy(entry), "config[0]") == expected
+
+
+@pytest.mark.parametrize("entry, option, phrase", [
+    (dict(TCP80, health_check={"interval": 5}), "config[0].health_check.type", "missing: it is required; accepted: command, http, https, tcp"),
+    (dict(TCP80, health_check={"type": "tcp", "intervall": 5}), "config[0].health_check.intervall", "is not an option here; accepted: type, port"),
+    (dict(TCP80, real_servers=[{"weight": 2}]), "config[0].real_servers[0].server", "missing: it is required"),
+    # What ansible-core's validator would crash on (TypeError), and what it refuses.
+    (dict(TCP80, health_check=False), "config[0].health_check", "False is not a dictionary; accepted: a dictionary of the options type, port,"),
+    (dict(TCP80, health_check=[1], scheduler=1), "config[0].health_check", "[1] is not a dictionary"),
+    (dict(TCP80, health_check=5), "config[0].health_check", "5 is not a dictionary"),
+    (dict(TCP80, health_check="tcp"), "config[0]", "dictionary requested"),
+])
+def test_a_missing_or_unknown_suboption_is_named_with_its_path(entry, option, phrase):
+    with pytest.raises(OptionError) as caught:
+        declare([entry])
+    assert caught.value.option == option
+    assert phrase in caught.value.message
 
 
 def test_unknown_option_is_named_with_its_path():

@@ -6,7 +6,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo setup venv sanity-venvs lab test sanity unit packaging netns vm-tests integration-then-node integration node molecule bench clean-lab
+.PHONY: demo setup venv sanity-venvs lab test sanity unit packaging netns vm-tests integration-then-node integration node health molecule bench clean-lab
 
 ## The main job: a PNMPP director in the lab VM, with traffic showing the persistence.
 demo: setup
@@ -66,6 +66,11 @@ integration: lab
 
 node: lab
 	$(PYTEST) tests/node
+
+## Health-checked services (issue 16) on one lab node with traffic: rs2's listener stopped and its host dead, the playbook
+## while it is dead, reload and drain under load, the sorry server, a configuration keepalived refuses (figures with -s).
+health: lab
+	$(PYTEST) -s tests/node/test_health.py
 
 ## The roles' molecule scenarios with traffic (ppc, pcc, pnmpp with a reboot, drain), on one lab node booted once.
 molecule: lab

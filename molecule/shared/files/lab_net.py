@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -36,6 +37,9 @@ CLIENT_NS = f"{PREFIX}c"
 SERVER_NS = [f"{PREFIX}rs{i}" for i in range(1, 4)]
 CLIENTS = [f"{topology.CLIENT_NET}.{10 + i}" for i in range(8)]
 SERVERS = [f"{topology.SERVER_NET}.{11 + i}" for i in range(3)]
+# up --sorry-server: one more host on the real servers' bridge, answering "sorry" (a health-checked service's sorry server).
+SORRY_NS = f"{PREFIX}sorry"
+SORRY_SERVER = f"{topology.SERVER_NET}.20"
 
 
 def _batch(lines: list[str], ns: str | None = None, force: bool = False) -> None:
@@ -46,19 +50,21 @@ def _batch(lines: list[str], ns: str | None = None, force: bool = False) -> None
         raise RuntimeError(f"{' '.join(argv)}: {proc.stderr.strip()}")
 
 
-def up(extra_clients: list[str], apart: tuple[str, ...] = ()) -> None:
+def up(extra_clients: list[str], apart: tuple[str, ...] = (), sorry_server: bool = False) -> None:
     """The test hosts of tests/lab/topology.py (NAT, the director in this namespace), made with a few `ip -batch` runs:
     client namespace lvsc (203.0.113.10-17 and the extra clients), real servers lvsrs1-3 (192.0.2.11-13, default
     route via 192.0.2.1 on bridge lvsbr), VIP 198.51.100.1 on lvsd0; then the real servers' HTTP answers. The real
-    servers named in `apart` (rs2) answer from a process of their own, so that their listeners can stop alone."""
+    servers named in `apart` (rs2) answer from a process of their own, so that their listeners can stop alone. With
+    `sorry_server`, namespace lvssorry (192.0.2.20 on the same bridge) answers "sorry"."""
     down()
-    root = [f"netns add {ns}" for ns in [CLIENT_NS, *SERVER_NS]]
+    hosts = list(zip(SERVER_NS, SERVERS)) + ([(SORRY_NS, SORRY_SERVER)] if sorry_server else [])
+    root = [f"netns add {ns}" for ns in [CLIENT_NS, *(ns for ns, dummy in hosts)]]
     root += [f"link add {PREFIX}c0 netns {CLIENT_NS} type veth peer name {PREFIX}d0",
              f"addr add {topology.CLIENT_NET}.1/24 dev {PREFIX}d0", f"addr add {topology.VIP}/32 dev {PREFIX}d0",
              f"link set {PREFIX}d0 up", f"link add {PREFIX}br type bridge", f"addr add {topology.SERVER_NET}.1/24 dev {PREFIX}br",
              f"link set {PREFIX}br up"]
     root += [f"route add {addr}/32 dev {PREFIX}d0" for addr in extra_clients]
-    for ns in SERVER_NS:
+    for ns, dummy in hosts:
         # The node's own NIC is eth0: make the real server's end under another name, rename it inside its namespace.
         root += [f"link add {ns}e0 netns {ns} type veth peer name {ns}p", f"link set {ns}p master {PREFIX}br", f"link set {ns}p up"]
     _batch(root)
@@ -68,7 +74,7 @@ def up(extra_clients: list[str], apart: tuple[str, ...] = ()) -> None:
     client += [f"addr add {addr}/32 dev {PREFIX}c0" for addr in CLIENTS[1:] + extra_clients]
     client += [f"link set {PREFIX}c0 up", f"route add 198.51.100.0/24 via {topology.CLIENT_NET}.1 src {CLIENTS[0]}"]
     _batch(client, CLIENT_NS)
-    for ns, addr in zip(SERVER_NS, SERVERS):
+    for ns, addr in hosts:
         _batch(["link set lo up", f"link set {ns}e0 name eth0", f"addr add {addr}/24 dev eth0", "link set eth0 up",
                 f"route add default via {topology.SERVER_NET}.1"], ns)
     together = [(ns, f"rs{i}") for i, ns in enumerate(SERVER_NS, 1) if f"rs{i}" not in apart]
@@ -76,6 +82,8 @@ def up(extra_clients: list[str], apart: tuple[str, ...] = ()) -> None:
         topology.start_servers(PREFIX, together, topology.DEFAULT_PORTS)
     for name in apart:
         listener("start", name)
+    if sorry_server:
+        topology.start_servers(f"{PREFIX}-sorry", [(SORRY_NS, "sorry")], topology.DEFAULT_PORTS)
 
 
 def listener(verb: str, name: str) -> None:
@@ -102,17 +110,19 @@ def blackhole(verb: str, name: str) -> None:
 
 def down() -> None:
     topology.stop_servers(PREFIX)
-    for i in range(1, len(SERVER_NS) + 1):
-        topology.stop_servers(f"{PREFIX}-rs{i}")
+    for name in [f"rs{i}" for i in range(1, len(SERVER_NS) + 1)] + ["sorry"]:
+        topology.stop_servers(f"{PREFIX}-{name}")
     existing = set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout.split())
-    lines = [f"link del {link}" for link in (f"{PREFIX}d0", f"{PREFIX}br", *[f"{ns}p" for ns in SERVER_NS])]
-    lines += [f"netns del {ns}" for ns in [CLIENT_NS, *SERVER_NS] if ns in existing]
+    lines = [f"link del {link}" for link in (f"{PREFIX}d0", f"{PREFIX}br", *[f"{ns}p" for ns in SERVER_NS + [SORRY_NS]])]
+    lines += [f"netns del {ns}" for ns in [CLIENT_NS, *SERVER_NS, SORRY_NS] if ns in existing]
     _batch(lines, force=True)
 
 
-def one_request(source: str, host: str, port: int, timeout: float, hold: list[socket.socket] | None) -> str:
+def one_request(source: str, host: str, port: int, timeout: float, hold: list[socket.socket] | None, reset: bool = False) -> str:
     """One HTTP request on a new connection. With `hold`, the socket is kept open (half-closed by the
-    server) instead of closed, so the director sees no client FIN: see the timeout check."""
+    server) instead of closed, so the director sees no client FIN: see the timeout check. With `reset`, it is closed
+    with a RST once answered: the director keeps the connection 10 s (CLOSE) instead of 120 s (TIME_WAIT), so that a
+    client's persistence template lives its persistence timeout after the last request, not 120 s more."""
     with topology.netns("lvsc"):
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.settimeout(timeout)
@@ -125,6 +135,8 @@ def one_request(source: str, host: str, port: int, timeout: float, hold: list[so
         sock.close()
         return f"error:{exc.__class__.__name__}:{exc}"
     if hold is None:
+        if reset:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()
     else:
         hold.append(sock)
@@ -227,11 +239,11 @@ def loop(out: str, seconds: float, interval: float, sources: list[str], ports: l
         handle.write(json.dumps({"done": True, "requests": count}) + "\n")
 
 
-def clients(out: str, seconds: float, interval: float, sources: list[str], port: int, timeout: float) -> None:
+def clients(out: str, seconds: float, interval: float, sources: list[str], port: int, timeout: float, reset: bool) -> None:
     """One client per source, side by side (a thread each), so that a client whose real server hangs holds up no
     other: each makes a request on a new connection, then waits `interval`, until `seconds` have passed (at most 600 s,
     at most 3000 requests per client). One JSON line per request {"t" (start), "end", "source", "answer"}; a final
-    line {"done": true, "requests": N}. Runs until the time is up or the file FILE.stop exists."""
+    line {"done": true, "requests": N}. Runs until the time is up or the file FILE.stop exists. `reset`: see one_request."""
     end = time.monotonic() + min(seconds, 600)
     lock = threading.Lock()
     counts = []
@@ -241,7 +253,7 @@ def clients(out: str, seconds: float, interval: float, sources: list[str], port:
             count = 0
             while time.monotonic() < end and count < 3000 and not os.path.exists(out + ".stop"):
                 started = time.time()
-                answer = one_request(source, topology.VIP, port, timeout, None)
+                answer = one_request(source, topology.VIP, port, timeout, None, reset)
                 with lock:
                     handle.write(json.dumps({"t": round(started, 3), "end": round(time.time(), 3), "source": source,
                                              "answer": answer}) + "\n")
@@ -266,6 +278,7 @@ def main() -> int:
     up_parser = sub.add_parser("up")
     up_parser.add_argument("--extra-client", action="append", default=[])
     up_parser.add_argument("--apart", action="append", default=[], choices=["rs1", "rs2", "rs3"])
+    up_parser.add_argument("--sorry-server", action="store_true")
     sub.add_parser("down")
     sub.add_parser("report")
     p = sub.add_parser("ask")
@@ -283,13 +296,14 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=2.0)
     p.add_argument("--source", action="append", default=[])
     p.add_argument("--port", type=int, default=80)
+    p.add_argument("--reset", action="store_true")
     for verb in ("listener", "blackhole"):
         p = sub.add_parser(verb)
         p.add_argument("action", choices=["on", "off"] if verb == "blackhole" else ["start", "stop"])
         p.add_argument("name", choices=["rs1", "rs2", "rs3"])
     args = parser.parse_args()
     if args.verb == "up":
-        up(args.extra_client, tuple(args.apart))
+        up(args.extra_client, tuple(args.apart), args.sorry_server)
     elif args.verb == "down":
         down()
     elif args.verb == "report":
@@ -297,7 +311,7 @@ def main() -> int:
     elif args.verb == "ask":
         print(json.dumps(ask(json.loads(args.plan))))
     elif args.verb == "clients":
-        clients(args.out, args.seconds, args.interval, args.source or CLIENTS, args.port, args.timeout)
+        clients(args.out, args.seconds, args.interval, args.source or CLIENTS, args.port, args.timeout, args.reset)
     elif args.verb == "listener":
         listener(args.action, args.name)
     elif args.verb == "blackhole":

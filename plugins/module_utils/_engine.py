@@ -40,6 +40,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
 )
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Operation, Table, inverse, table_after
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import render, render_service_table
+from ansible_collections.lvs.ipvs.plugins.module_utils._risks import SYSCTLS, risks
 
 Result = t.Dict[str, t.Any]
 Work = t.Callable[[Kernel], Result]
@@ -282,7 +283,16 @@ def commit_table(module: AnsibleModule, kernel: Kernel, have: Table, operations:
     result = commit(module, kernel, operations, undo_table(have))
     if module._diff:  # pylint: disable=protected-access
         result["diff"] = diff_of(have, after, keys, assumed)
+    warn_risks(module, kernel, after if keys is None else {key: entry for key, entry in after.items() if key in keys})
     return result, after
+
+
+def warn_risks(module: AnsibleModule, kernel: Kernel, table: Table, quiescing: t.Collection[t.Tuple[t.Any, ...]] = ()) -> None:
+    """Warn about the risky combinations (_risks) of the services a task leaves in `table` with the namespace's sysctls."""
+    if not table:
+        return
+    for warning in risks(table, kernel.sysctls(SYSCTLS), quiescing):
+        module.warn(warning)
 
 
 def undo_table(have: Table) -> Undo:

@@ -54,7 +54,7 @@ DEFAULT_STATUS = (200,)
 WRITER = "keepalived"
 SERVICE_MISSING = "keepalived has not built it: is lvs-ipvs-check.service running?"
 
-# (option, low, high, accepted) of the integer options.
+# The integer options: name -> (low, high, accepted values as messages say them).
 _RANGES = {
     "port": (1, 65535, "1 to 65535"),
     "interval": (1, 86400, "1 to 86400 seconds"),

@@ -85,6 +85,9 @@ class Kernel(Protocol):
     def connections(self) -> t.List[KernelDict]:
         """The connection table (/proc/net/ip_vs_conn of the namespace), as _conntable reads it."""
 
+    def sysctls(self, names: t.Sequence[str]) -> t.Dict[str, t.Optional[int]]:
+        """The values of these sysctls under net.ipv4.vs of the namespace (None where one cannot be read)."""
+
     def send_batch(self, changes: t.Sequence[Change]) -> t.List[t.Optional[IpvsKernelError]]:
         """Every change of one batch, pipelined: one outcome each, None where the kernel took it."""
 
@@ -181,6 +184,18 @@ class NetlinkKernel:
         with _netns.in_netns(self.netns):
             return _conntable.read("/proc/thread-self/net/ip_vs_conn")
 
+    def sysctls(self, names: t.Sequence[str]) -> t.Dict[str, t.Optional[int]]:
+        values: t.Dict[str, t.Optional[int]] = {}
+        # /proc/sys/net shows the network namespace of the thread that opens the file.
+        with _netns.in_netns(self.netns):
+            for name in names:
+                try:
+                    with open(f"/proc/sys/net/ipv4/vs/{name}", encoding="ascii") as handle:
+                        values[name] = int(handle.read().split()[0])
+                except (OSError, ValueError, IndexError):
+                    values[name] = None
+        return values
+
     def send_batch(self, changes: t.Sequence[Change]) -> t.List[t.Optional[IpvsKernelError]]:
         return self.netlink.send_batch([change_request(change, self._nests) for change in changes])
 
@@ -210,6 +225,8 @@ def dest_row(dest: KernelDict) -> DestRow:
 
 # What GET_CONFIG answers in a new network namespace (the kernel's defaults, ip_vs_proto_tcp.c / _udp.c).
 NEW_TABLE_TIMEOUTS = {"tcp": 900, "tcpfin": 120, "udp": 300}
+# And what its net.ipv4.vs sysctls hold (ip_vs_ctl.c).
+NEW_TABLE_SYSCTLS = {"expire_quiescent_template": 0, "expire_nodest_conn": 0, "sync_persist_mode": 0, "sloppy_tcp": 0}
 
 
 class NewTable:
@@ -238,6 +255,10 @@ class NewTable:
 
     def connections(self) -> t.List[KernelDict]:
         return []
+
+    def sysctls(self, names: t.Sequence[str]) -> t.Dict[str, t.Optional[int]]:
+        # A new namespace's IPVS sysctls hold the kernel's defaults.
+        return {name: NEW_TABLE_SYSCTLS.get(name) for name in names}
 
     def send_batch(self, changes: t.Sequence[Change]) -> t.List[t.Optional[IpvsKernelError]]:
         raise AssertionError("check mode sends nothing")

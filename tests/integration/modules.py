@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 
+from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.testing import patch_module_args
 from tests.conftest import COLLECTION_ROOT
 
@@ -28,6 +29,8 @@ def run_module(name: str, args: dict, *, check: bool = False, diff: bool = False
     """Run lvs.ipvs.<name> with `args`; return its result dict (with "failed" on failure)."""
     module = importlib.import_module(f"ansible_collections.lvs.ipvs.plugins.modules.{name}")
     full = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+    # One module run per process on a node: no warning of an earlier run in this process is this run's.
+    ansible_warnings._global_warnings.clear()  # pylint: disable=protected-access
     out = io.StringIO()
     with patch_module_args(full), contextlib.redirect_stdout(out):
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import ipvsadm, saved_table
-from tests.integration.modules import four_steps, run_module
+from tests.integration.modules import four_steps, in_netns, routed_netns, run_module
 
 VIP = "198.51.100.1"
 POOL = [{"server": "192.0.2.11", "weight": 2}, {"server": "192.0.2.12", "weight": 2}]
@@ -157,3 +157,29 @@ def test_info_reports_the_table_in_module_option_names(clean_ipvs):
     fed_back = {k: v for k, v in service.items() if k not in ("stats", "real_servers")}
     again = run_module("ipvs_service", fed_back)
     assert again.get("changed") is False, again.get("msg")
+
+
+def test_risk_warnings_read_the_sysctls_of_the_task_s_own_namespace():
+    """A drained real server of a persistent service warns while net.ipv4.vs.expire_quiescent_template is 0 in the
+    task's namespace, and not once it is 1 there; the lab VM's own namespace holds the opposite value each time, so a
+    read of the wrong namespace fails one of the two steps."""
+    netns = "lvsrisk"
+    key = {"protocol": "tcp", "address": VIP, "port": 80, "netns": netns}
+    root = "/proc/sys/net/ipv4/vs/expire_quiescent_template"
+    with open(root, encoding="ascii") as handle:
+        saved = handle.read().strip()
+    with routed_netns(netns, "risk0"):
+        try:
+            for inside, warned in ((0, True), (1, False)):
+                in_netns(netns, "sysctl", "-qw", f"net.ipv4.vs.expire_quiescent_template={inside}")
+                with open(root, "w", encoding="ascii") as handle:
+                    handle.write(f"{1 - inside}\n")
+                created = run_module("ipvs_service", dict(key, persistence_timeout=600, real_servers=POOL))
+                assert not created.get("failed"), created.get("msg")
+                drained = run_module("ipvs_real_server", dict(key, server="192.0.2.12", state="drained"))
+                texts = [item["event"]["msg"] if isinstance(item, dict) else item for item in drained.get("warnings", [])]
+                assert drained["changed"] and bool([text for text in texts if "expire_quiescent_template is 0" in text]) is warned, texts
+                assert run_module("ipvs_service", dict(key, state="absent"))["changed"]
+        finally:
+            with open(root, "w", encoding="ascii") as handle:
+                handle.write(f"{saved}\n")

@@ -38,7 +38,7 @@ class FakeKernel:
     """_kernel.Kernel, in memory."""
 
     def __init__(self, table=None, *, timeouts=None, daemons=(), counters=None, refuse=None, batch_size=64, fail_on_open=None,
-                 lose_batch=None, info=None, connections=()):
+                 lose_batch=None, info=None, connections=(), sysctls=None):
         self.table = make_table(table.values() if isinstance(table, dict) else table or [])
         self.timeouts_ = dict(timeouts or _kernel.NEW_TABLE_TIMEOUTS)
         self.daemons_ = {daemon["state"]: dict(daemon) for daemon in daemons}
@@ -50,6 +50,7 @@ class FakeKernel:
         self.lose_batch = lose_batch
         self.info_ = info or {"version": "1.2.1", "conn_tab_size": 4096}
         self.connections_ = list(connections)
+        self.sysctls_ = dict(_kernel.NEW_TABLE_SYSCTLS, **(sysctls or {}))
         self.sent: t.List[t.List[t.Any]] = []
         self.opened: t.List[t.Optional[str]] = []
 
@@ -108,6 +109,9 @@ class FakeKernel:
 
     def connections(self):
         return [dict(entry) for entry in self.connections_]
+
+    def sysctls(self, names):
+        return {name: self.sysctls_.get(name) for name in names}
 
     # ---------------------------------------------------------------- changing
 
@@ -175,3 +179,8 @@ def run_main(module: t.Any, args: t.Dict[str, t.Any], check: bool = False, diff:
         else:
             raise AssertionError(f"{module.__name__}.main() returned without exit_json or fail_json")
     return t.cast(t.Dict[str, t.Any], json.loads(out.getvalue().strip().splitlines()[-1]))
+
+
+def warnings(result: t.Dict[str, t.Any]) -> t.List[str]:
+    """The texts of a module result's warnings (ansible-core 2.19 gives each as a dict with its event)."""
+    return [item["event"]["msg"] if isinstance(item, dict) else item for item in result.get("warnings", [])]

@@ -30,7 +30,7 @@ KEEPALIVED_SAMPLES: t.Dict[str, t.Dict[str, t.Any]] = {
     "ipv6-https-nat": {
         "protocol": "tcp", "address": "2001:db8::1", "port": 443, "scheduler": "mh", "scheduler_flags": ["mh-fallback", "mh-port"],
         "persistence_timeout": 300, "persistence_granularity": "64",
-        "real_servers": [{"server": "2001:db8:1::11", "forwarding": "nat", "server_port": 8443}, {"server": "2001:db8:1::12", "forwarding": "nat"}],
+        "real_servers": [{"server": "2001:db8:1::11", "forwarding": "nat", "server_port": 8443}],
         "health_check": {"type": "https", "virtualhost": "www.example.com", "sorry_server": "[2001:db8::99]:8443", "alpha": True},
     },
     "fwmark-tcp-tunnel-remove": {

@@ -14,7 +14,7 @@ import pytest
 
 from ansible_collections.lvs.ipvs.plugins.module_utils import _engine, _errors, _lock
 from ansible_collections.lvs.ipvs.plugins.modules import fwmark_rule, ipvs_info, ipvs_real_server, ipvs_service, ipvs_sync_daemon, ipvs_table, ipvs_timeouts
-from tests.unit.plugins.module_utils.fake_kernel import FakeKernel, run_main as run
+from tests.unit.plugins.module_utils.fake_kernel import FakeKernel, run_main as run, warnings
 
 RS = {"protocol": "tcp", "address": "198.51.100.1", "port": 80, "server": "192.0.2.11", "weight": 2}
 ASSUMES = "in check mode this assumes an earlier task creates it"
@@ -35,10 +35,6 @@ def missing_namespace(netns=None):
 
 def unavailable(netns=None):
     return _errors.IpvsUnavailable("ip_vs is not available on this host: load it with `modprobe ip_vs`")
-
-
-def warnings(result):
-    return [item["event"]["msg"] if isinstance(item, dict) else item for item in result.get("warnings", [])]
 
 
 @pytest.mark.parametrize("state, command", [("present", "-a -t 198.51.100.1:80 -r 192.0.2.11:80 -g -w 2"),

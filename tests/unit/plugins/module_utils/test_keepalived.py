@@ -17,13 +17,7 @@ import pytest
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._fields import FORWARDING, names
 from ansible_collections.lvs.ipvs.plugins.module_utils._health import CHECK_TYPES, HealthCheck, check_pool, health_check_from_params
-from ansible_collections.lvs.ipvs.plugins.module_utils._keepalived import (
-    CHECKERS,
-    LVS_METHODS,
-    literal_pattern,
-    quoted,
-    render_virtual_servers,
-)
+from ansible_collections.lvs.ipvs.plugins.module_utils._keepalived import CHECKERS, LVS_METHODS, literal_pattern, quoted, render_virtual_servers
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import SCHEDULER_FLAGS, RealServer, Service
 from tests.unit.plugins.module_utils.keepalived_samples import KEEPALIVED_SAMPLES, entries
 
@@ -44,6 +38,35 @@ def test_the_names_cover_the_field_tables():
 
 # ---------------------------------------------------------------------------------------------- whole blocks
 
+# The checker block of every real server of a sample (the same for each: one check a service).
+HTTP_GET_80 = r'''        HTTP_GET {
+            connect_port 80
+            connect_timeout 1
+            retry 1
+            delay_before_retry 1
+            virtualhost www.example.com
+            url {
+                path "/health#x!y"
+                status_code 200 204
+                digest 9b3a0c85a887a256d6939da88aabd8cd
+                regex "ok\\ \\\"x\\\"\\ \\\\\\ \\[a\\]\\$\\ \\#\\!"
+            }
+        }
+'''
+TCP_CHECK_80 = '''        TCP_CHECK {
+            connect_port 80
+            connect_timeout 3
+            retry 2
+            delay_before_retry 1
+        }
+'''
+TCP_CHECK_5060 = '''        TCP_CHECK {
+            connect_port 5060
+            connect_timeout 3600
+            retry 100
+            delay_before_retry 3600
+        }
+'''
 EXPECTED = {
     "ipv4-http-sorry-quorum": r'''virtual_server 198.51.100.1 80 {
     protocol TCP
@@ -63,54 +86,15 @@ EXPECTED = {
         lvs_method DR
         uthreshold 100
         lthreshold 10
-        HTTP_GET {
-            connect_port 80
-            connect_timeout 1
-            retry 1
-            delay_before_retry 1
-            virtualhost www.example.com
-            url {
-                path "/health#x!y"
-                status_code 200 204
-                digest 9b3a0c85a887a256d6939da88aabd8cd
-                regex "ok\\ \\\"x\\\"\\ \\\\\\ \\[a\\]\\$\\ \\#\\!"
-            }
-        }
-    }
+''' + HTTP_GET_80 + r'''    }
     real_server 192.0.2.12 80 {
         weight 1
         lvs_method DR
-        HTTP_GET {
-            connect_port 80
-            connect_timeout 1
-            retry 1
-            delay_before_retry 1
-            virtualhost www.example.com
-            url {
-                path "/health#x!y"
-                status_code 200 204
-                digest 9b3a0c85a887a256d6939da88aabd8cd
-                regex "ok\\ \\\"x\\\"\\ \\\\\\ \\[a\\]\\$\\ \\#\\!"
-            }
-        }
-    }
+''' + HTTP_GET_80 + r'''    }
     real_server 192.0.2.13 80 {
         weight 0
         lvs_method DR
-        HTTP_GET {
-            connect_port 80
-            connect_timeout 1
-            retry 1
-            delay_before_retry 1
-            virtualhost www.example.com
-            url {
-                path "/health#x!y"
-                status_code 200 204
-                digest 9b3a0c85a887a256d6939da88aabd8cd
-                regex "ok\\ \\\"x\\\"\\ \\\\\\ \\[a\\]\\$\\ \\#\\!"
-            }
-        }
-    }
+''' + HTTP_GET_80 + r'''    }
 }
 ''',
     "ipv6-https-nat": '''virtual_server 2001:db8::1 443 {
@@ -143,22 +127,6 @@ EXPECTED = {
             }
         }
     }
-    real_server 2001:db8:1::12 443 {
-        weight 1
-        lvs_method NAT
-        SSL_GET {
-            connect_port 443
-            connect_timeout 3
-            retry 2
-            delay_before_retry 1
-            virtualhost www.example.com
-            enable_sni
-            url {
-                path "/"
-                status_code 200
-            }
-        }
-    }
 }
 ''',
     "fwmark-tcp-tunnel-remove": '''virtual_server fwmark 8 {
@@ -172,43 +140,19 @@ EXPECTED = {
     real_server 192.0.2.11 {
         weight 1
         lvs_method TUN type gue port 6080 csum
-        TCP_CHECK {
-            connect_port 80
-            connect_timeout 3
-            retry 2
-            delay_before_retry 1
-        }
-    }
+''' + TCP_CHECK_80 + '''    }
     real_server 192.0.2.12 {
         weight 1
         lvs_method TUN
-        TCP_CHECK {
-            connect_port 80
-            connect_timeout 3
-            retry 2
-            delay_before_retry 1
-        }
-    }
+''' + TCP_CHECK_80 + '''    }
     real_server 192.0.2.13 {
         weight 1
         lvs_method TUN type gre nocsum
-        TCP_CHECK {
-            connect_port 80
-            connect_timeout 3
-            retry 2
-            delay_before_retry 1
-        }
-    }
+''' + TCP_CHECK_80 + '''    }
     real_server 192.0.2.14 8080 {
         weight 1
         lvs_method NAT
-        TCP_CHECK {
-            connect_port 80
-            connect_timeout 3
-            retry 2
-            delay_before_retry 1
-        }
-    }
+''' + TCP_CHECK_80 + '''    }
 }
 ''',
     "fwmark-ipv6-command": r'''virtual_server fwmark 9 {
@@ -249,23 +193,11 @@ EXPECTED = {
     real_server 192.0.2.11 5060 {
         weight 0
         lvs_method DR
-        TCP_CHECK {
-            connect_port 5060
-            connect_timeout 3600
-            retry 100
-            delay_before_retry 3600
-        }
-    }
+''' + TCP_CHECK_5060 + '''    }
     real_server 192.0.2.12 5060 {
         weight 1
         lvs_method DR
-        TCP_CHECK {
-            connect_port 5060
-            connect_timeout 3600
-            retry 100
-            delay_before_retry 3600
-        }
-    }
+''' + TCP_CHECK_5060 + '''    }
 }
 ''',
     "pcc-sctp": '''virtual_server 198.51.100.3 {

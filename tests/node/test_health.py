@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import time
 from pathlib import Path
@@ -115,6 +116,13 @@ def pinned(rows: list, before: float) -> dict:
         if row["t"] < before and not row["answer"].startswith("error"):
             result[row["source"]] = row["answer"]
     return result
+
+
+def ask(info: dict, sources: list, count: int) -> dict:
+    """`count` requests from each source, one after the other (lab_net.py ask): {source: [who answered, ...]}."""
+    plan = [{"source": source, "port": 80, "count": count} for source in sources]
+    steps = json.loads(on_node(info, f"cd {FILES} && python3 lab_net.py ask {shlex.quote(json.dumps(plan))}"))
+    return {step["source"]: step["answers"] for step in steps}
 
 
 def service_connections(info: dict) -> int:
@@ -351,15 +359,13 @@ def test_sorry_server_when_all_are_dead_and_gone_when_one_is_back(lab_node, play
     table, seconds = wait_kernel(lab_node, "the sorry server in", lambda k: k.get(SORRY) is not None, 30)
     log(f"all three listeners stopped: the sorry server in the pool after {seconds:.1f} s: {table}")
     assert all(table.get(a) in (0, None) for a in RS.values()), table
-    answers = json.loads(on_node(lab_node, f"cd {FILES} && python3 lab_net.py ask "
-                                           "'[{\"source\": \"203.0.113.40\", \"port\": 80, \"count\": 3}, {\"source\": \"203.0.113.41\", \"port\": 80, \"count\": 3}]'"))
-    assert [a["answers"] for a in answers] == [["sorry"] * 3] * 2, answers
+    answers = ask(lab_node, ["203.0.113.40", "203.0.113.41"], 3)
+    assert answers == {"203.0.113.40": ["sorry"] * 3, "203.0.113.41": ["sorry"] * 3}, answers
     on_node(lab_node, f"cd {FILES} && python3 lab_net.py listener start rs2")
     table, seconds = wait_kernel(lab_node, "the sorry server out", lambda k: k.get(SORRY) is None and k.get(RS["rs2"], 0) > 0, 30)
     log(f"rs2 back: the sorry server out of the pool after {seconds:.1f} s: {table}")
-    answers = json.loads(on_node(lab_node, f"cd {FILES} && python3 lab_net.py ask "
-                                           "'[{\"source\": \"203.0.113.40\", \"port\": 80, \"count\": 3}, {\"source\": \"203.0.113.42\", \"port\": 80, \"count\": 3}]'"))
-    assert [a["answers"] for a in answers] == [["rs2"] * 3] * 2, answers
+    answers = ask(lab_node, ["203.0.113.40", "203.0.113.42"], 3)
+    assert answers == {"203.0.113.40": ["rs2"] * 3, "203.0.113.42": ["rs2"] * 3}, answers
     on_node(lab_node, f"cd {FILES} && python3 lab_net.py listener start rs1 && python3 lab_net.py listener start rs3")
     # rs1 is drained (weight 0 declared); rs3 comes back.
     wait_kernel(lab_node, "rs3 back", lambda k: k.get(RS["rs3"]) == 1, BACK_BOUND + 5)

@@ -186,24 +186,13 @@ def lab_node():
 @pytest.fixture(scope="module")
 def playbook(tmp_path_factory, lab_node):
     work = tmp_path_factory.mktemp("health")
-    inventory = work / "inventory.yml"
-    inventory.write_text(f"""all:
-  children:
-    lvs_directors:
-      hosts:
-{nodekit.inventory_host(lab_node)}
-      vars:
-        director_schedulers: [rr]
-        director_install_packages: false
-        ppc_name: web
-        ppc_vip: {VIP}
-        ppc_ports: [80]
-        ppc_scheduler: rr
-        ppc_persistence_timeout: {PERSISTENCE}
-        ppc_forwarding: nat
-        ppc_real_servers: [{{server: {RS['rs1']}}}, {{server: {RS['rs2']}}}, {{server: {RS['rs3']}}}]
-        ppc_health_check: {json.dumps(HEALTH_CHECK)}
-""")
+    inventory = work / "inventory.json"
+    group_vars = {"director_schedulers": ["rr"], "director_install_packages": False, "ppc_name": "web", "ppc_vip": VIP,
+                  "ppc_ports": [80], "ppc_scheduler": "rr", "ppc_persistence_timeout": PERSISTENCE, "ppc_forwarding": "nat",
+                  "ppc_real_servers": [{"server": address} for address in RS.values()], "ppc_health_check": HEALTH_CHECK}
+    # JSON is YAML: the inventory file as a dict.
+    inventory.write_text(json.dumps({"all": {"children": {"lvs_directors": {
+        "hosts": {lab_node["name"]: nodekit.host_vars(lab_node)}, "vars": group_vars}}}}, indent=2))
     # The recipe role alone (the director role's part of playbooks/ppc.yml, unchanged since the first runs, costs some
     # 15-20 s a run on UML): for the runs that change the recipe (reload, drain, refused configuration).
     recipe_only = work / "ppc-recipe.yml"

@@ -48,11 +48,17 @@ def on_node(info: dict, script: str, timeout: float = 180, check: bool = True, s
     return proc
 
 
+def host_vars(info: dict) -> dict:
+    """The connection variables of a lab node as an inventory host."""
+    return {"ansible_host": info["host"], "ansible_port": info["port"], "ansible_user": info["user"],
+            "ansible_ssh_private_key_file": info["key"], "ansible_python_interpreter": info["interpreter"],
+            "ansible_ssh_common_args": SSH_ARGS}
+
+
 def inventory_host(info: dict, indent: str = "        ") -> str:
     """The YAML lines of one inventory host for a lab node (the host name line included)."""
-    lines = [f"{info['name']}:", f"  ansible_host: {info['host']}", f"  ansible_port: {info['port']}", f"  ansible_user: {info['user']}",
-             f"  ansible_ssh_private_key_file: {info['key']}", f"  ansible_python_interpreter: {info['interpreter']}",
-             f'  ansible_ssh_common_args: "{SSH_ARGS}"']
+    lines = [f"{info['name']}:"] + [f'  {key}: "{value}"' if key == "ansible_ssh_common_args" else f"  {key}: {value}"
+                                    for key, value in host_vars(info).items()]
     return "\n".join(indent + line for line in lines)
 
 

@@ -8,6 +8,9 @@
     lab_net.py ask PLAN_JSON                 many requests from one process; prints JSON
     lab_net.py report                        the demo's table: who served each client on 80, 443, 8080
     lab_net.py loop --out FILE --seconds N   a bounded background client loop (drain test)
+    lab_net.py clients --out FILE --seconds N --source ADDR...   one client loop per source, side by side (health test)
+    lab_net.py listener stop|start rs2       stop or start the listeners of one real server (up --apart rs2)
+    lab_net.py blackhole on|off rs2          drop, or stop dropping, every packet that arrives at one real server
 
 One Python start costs seconds in the emulated guest, so every request of a check is made by one
 process. Only documentation addresses; every loop is bounded in count and time.
@@ -19,8 +22,10 @@ import argparse
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +37,9 @@ CLIENT_NS = f"{PREFIX}c"
 SERVER_NS = [f"{PREFIX}rs{i}" for i in range(1, 4)]
 CLIENTS = [f"{topology.CLIENT_NET}.{10 + i}" for i in range(8)]
 SERVERS = [f"{topology.SERVER_NET}.{11 + i}" for i in range(3)]
+# up --sorry-server: one more host on the real servers' bridge, answering "sorry" (a health-checked service's sorry server).
+SORRY_NS = f"{PREFIX}sorry"
+SORRY_SERVER = f"{topology.SERVER_NET}.20"
 
 
 def _batch(lines: list[str], ns: str | None = None, force: bool = False) -> None:
@@ -42,18 +50,21 @@ def _batch(lines: list[str], ns: str | None = None, force: bool = False) -> None
         raise RuntimeError(f"{' '.join(argv)}: {proc.stderr.strip()}")
 
 
-def up(extra_clients: list[str]) -> None:
+def up(extra_clients: list[str], apart: tuple[str, ...] = (), sorry_server: bool = False) -> None:
     """The test hosts of tests/lab/topology.py (NAT, the director in this namespace), made with a few `ip -batch` runs:
     client namespace lvsc (203.0.113.10-17 and the extra clients), real servers lvsrs1-3 (192.0.2.11-13, default
-    route via 192.0.2.1 on bridge lvsbr), VIP 198.51.100.1 on lvsd0; then the real servers' HTTP answers."""
+    route via 192.0.2.1 on bridge lvsbr), VIP 198.51.100.1 on lvsd0; then the real servers' HTTP answers. The real
+    servers named in `apart` (rs2) answer from a process of their own, so that their listeners can stop alone. With
+    `sorry_server`, namespace lvssorry (192.0.2.20 on the same bridge) answers "sorry"."""
     down()
-    root = [f"netns add {ns}" for ns in [CLIENT_NS, *SERVER_NS]]
+    hosts = list(zip(SERVER_NS, SERVERS)) + ([(SORRY_NS, SORRY_SERVER)] if sorry_server else [])
+    root = [f"netns add {ns}" for ns in [CLIENT_NS, *(ns for ns, dummy in hosts)]]
     root += [f"link add {PREFIX}c0 netns {CLIENT_NS} type veth peer name {PREFIX}d0",
              f"addr add {topology.CLIENT_NET}.1/24 dev {PREFIX}d0", f"addr add {topology.VIP}/32 dev {PREFIX}d0",
              f"link set {PREFIX}d0 up", f"link add {PREFIX}br type bridge", f"addr add {topology.SERVER_NET}.1/24 dev {PREFIX}br",
              f"link set {PREFIX}br up"]
     root += [f"route add {addr}/32 dev {PREFIX}d0" for addr in extra_clients]
-    for ns in SERVER_NS:
+    for ns, dummy in hosts:
         # The node's own NIC is eth0: make the real server's end under another name, rename it inside its namespace.
         root += [f"link add {ns}e0 netns {ns} type veth peer name {ns}p", f"link set {ns}p master {PREFIX}br", f"link set {ns}p up"]
     _batch(root)
@@ -63,23 +74,55 @@ def up(extra_clients: list[str]) -> None:
     client += [f"addr add {addr}/32 dev {PREFIX}c0" for addr in CLIENTS[1:] + extra_clients]
     client += [f"link set {PREFIX}c0 up", f"route add 198.51.100.0/24 via {topology.CLIENT_NET}.1 src {CLIENTS[0]}"]
     _batch(client, CLIENT_NS)
-    for ns, addr in zip(SERVER_NS, SERVERS):
+    for ns, addr in hosts:
         _batch(["link set lo up", f"link set {ns}e0 name eth0", f"addr add {addr}/24 dev eth0", "link set eth0 up",
                 f"route add default via {topology.SERVER_NET}.1"], ns)
-    topology.start_servers(PREFIX, [(ns, f"rs{i}") for i, ns in enumerate(SERVER_NS, 1)], topology.DEFAULT_PORTS)
+    together = [(ns, f"rs{i}") for i, ns in enumerate(SERVER_NS, 1) if f"rs{i}" not in apart]
+    if together:
+        topology.start_servers(PREFIX, together, topology.DEFAULT_PORTS)
+    for name in apart:
+        listener("start", name)
+    if sorry_server:
+        topology.start_servers(f"{PREFIX}-sorry", [(SORRY_NS, "sorry")], topology.DEFAULT_PORTS)
+
+
+def listener(verb: str, name: str) -> None:
+    """Start or stop the listeners of real server `name` (rs1..rs3) when it answers from a process of its own (up
+    --apart NAME): stopped, its ports refuse connections (RST), as when the service dies on a live host."""
+    if verb == "start":
+        topology.start_servers(f"{PREFIX}-{name}", [(f"{PREFIX}{name}", name)], topology.DEFAULT_PORTS)
+    else:
+        topology.stop_servers(f"{PREFIX}-{name}")
+
+
+def blackhole(verb: str, name: str) -> None:
+    """`on`: every frame that arrives at real server `name`'s interface is dropped (ARP included; an nft netdev ingress
+    chain in its namespace), as when the host dies: connections to it time out. `off`: it answers again."""
+    ns = f"{PREFIX}{name}"
+    if verb == "on":
+        rules = ('table netdev lab_blackhole {\n  chain in {\n    type filter hook ingress device "eth0" priority 0; '
+                 'policy drop;\n  }\n}\n')
+        subprocess.run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input=rules, text=True, check=True)
+    else:
+        subprocess.run(["ip", "netns", "exec", ns, "nft", "delete", "table", "netdev", "lab_blackhole"], check=False,
+                       stderr=subprocess.DEVNULL)
 
 
 def down() -> None:
     topology.stop_servers(PREFIX)
+    for name in [f"rs{i}" for i in range(1, len(SERVER_NS) + 1)] + ["sorry"]:
+        topology.stop_servers(f"{PREFIX}-{name}")
     existing = set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout.split())
-    lines = [f"link del {link}" for link in (f"{PREFIX}d0", f"{PREFIX}br", *[f"{ns}p" for ns in SERVER_NS])]
-    lines += [f"netns del {ns}" for ns in [CLIENT_NS, *SERVER_NS] if ns in existing]
+    lines = [f"link del {link}" for link in (f"{PREFIX}d0", f"{PREFIX}br", *[f"{ns}p" for ns in SERVER_NS + [SORRY_NS]])]
+    lines += [f"netns del {ns}" for ns in [CLIENT_NS, *SERVER_NS, SORRY_NS] if ns in existing]
     _batch(lines, force=True)
 
 
-def one_request(source: str, host: str, port: int, timeout: float, hold: list[socket.socket] | None) -> str:
+def one_request(source: str, host: str, port: int, timeout: float, hold: list[socket.socket] | None, reset: bool = False) -> str:
     """One HTTP request on a new connection. With `hold`, the socket is kept open (half-closed by the
-    server) instead of closed, so the director sees no client FIN: see the timeout check."""
+    server) instead of closed, so the director sees no client FIN: see the timeout check. With `reset`, it is closed
+    with a RST once answered: the director keeps the connection 10 s (CLOSE) instead of 120 s (TIME_WAIT), so that a
+    client's persistence template lives its persistence timeout after the last request, not 120 s more."""
     with topology.netns("lvsc"):
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.settimeout(timeout)
@@ -92,6 +135,8 @@ def one_request(source: str, host: str, port: int, timeout: float, hold: list[so
         sock.close()
         return f"error:{exc.__class__.__name__}:{exc}"
     if hold is None:
+        if reset:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.close()
     else:
         hold.append(sock)
@@ -194,11 +239,46 @@ def loop(out: str, seconds: float, interval: float, sources: list[str], ports: l
         handle.write(json.dumps({"done": True, "requests": count}) + "\n")
 
 
+def clients(out: str, seconds: float, interval: float, sources: list[str], port: int, timeout: float, reset: bool) -> None:
+    """One client per source, side by side (a thread each), so that a client whose real server hangs holds up no
+    other: each makes a request on a new connection, then waits `interval`, until `seconds` have passed (at most 600 s,
+    at most 3000 requests per client). One JSON line per request {"t" (start), "end", "source", "answer"}; a final
+    line {"done": true, "requests": N}. Runs until the time is up or the file FILE.stop exists. `reset`: see one_request."""
+    end = time.monotonic() + min(seconds, 600)
+    lock = threading.Lock()
+    counts = []
+
+    with open(out, "w", encoding="utf-8") as handle:
+        def client(source: str) -> None:
+            count = 0
+            while time.monotonic() < end and count < 3000 and not os.path.exists(out + ".stop"):
+                started = time.time()
+                answer = one_request(source, topology.VIP, port, timeout, None, reset)
+                with lock:
+                    handle.write(json.dumps({"t": round(started, 3), "end": round(time.time(), 3), "source": source,
+                                             "answer": answer}) + "\n")
+                    handle.flush()
+                count += 1
+                time.sleep(interval)
+            with lock:
+                counts.append(count)
+
+        threads = [threading.Thread(target=client, args=(source,), daemon=True) for source in sources]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=min(seconds, 600) + timeout + 10)
+        with lock:
+            handle.write(json.dumps({"done": True, "requests": sum(counts)}) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     sub = parser.add_subparsers(dest="verb", required=True)
     up_parser = sub.add_parser("up")
     up_parser.add_argument("--extra-client", action="append", default=[])
+    up_parser.add_argument("--apart", action="append", default=[], choices=["rs1", "rs2", "rs3"])
+    up_parser.add_argument("--sorry-server", action="store_true")
     sub.add_parser("down")
     sub.add_parser("report")
     p = sub.add_parser("ask")
@@ -209,15 +289,33 @@ def main() -> int:
     p.add_argument("--interval", type=float, default=0.2)
     p.add_argument("--source", action="append", default=[])
     p.add_argument("--port", type=int, action="append", default=[])
+    p = sub.add_parser("clients")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seconds", type=float, default=60)
+    p.add_argument("--interval", type=float, default=0.2)
+    p.add_argument("--timeout", type=float, default=2.0)
+    p.add_argument("--source", action="append", default=[])
+    p.add_argument("--port", type=int, default=80)
+    p.add_argument("--reset", action="store_true")
+    for verb in ("listener", "blackhole"):
+        p = sub.add_parser(verb)
+        p.add_argument("action", choices=["on", "off"] if verb == "blackhole" else ["start", "stop"])
+        p.add_argument("name", choices=["rs1", "rs2", "rs3"])
     args = parser.parse_args()
     if args.verb == "up":
-        up(args.extra_client)
+        up(args.extra_client, tuple(args.apart), args.sorry_server)
     elif args.verb == "down":
         down()
     elif args.verb == "report":
         report()
     elif args.verb == "ask":
         print(json.dumps(ask(json.loads(args.plan))))
+    elif args.verb == "clients":
+        clients(args.out, args.seconds, args.interval, args.source or CLIENTS, args.port, args.timeout, args.reset)
+    elif args.verb == "listener":
+        listener(args.action, args.name)
+    elif args.verb == "blackhole":
+        blackhole(args.action, args.name)
     else:
         loop(args.out, args.seconds, args.interval, args.source or ["203.0.113.10"], args.port or [80])
     return 0

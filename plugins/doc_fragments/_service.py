@@ -351,8 +351,10 @@ options:
             type: str
           quorum:
             description:
-              - Total weight of the live real servers below which the sorry server takes over, 1 to 65535. Lowered to the total
-                weight of the declared real servers when above it (as keepalived does).
+              - Total weight of the live real servers below which the sorry server takes over, 1 to 65535. O(config[].health_check.quorum)
+                plus O(config[].health_check.hysteresis) must not be above the total weight of the declared real servers (a drained
+                one counts 0), because keepalived brings the real servers back from the sorry server only when their total reaches
+                that sum.
             type: int
             default: 1
           hysteresis:

@@ -229,6 +229,13 @@ def check_pool(check: HealthCheck, service: Service, servers: t.Sequence[RealSer
     if not any(server.weight > 0 for server in servers):
         raise OptionError("real_servers", "a service with health_check needs at least one real server with a weight above 0 (keepalived "
                           "refuses a virtual server without one); accepted: one or more real servers, not all drained")
+    total = sum(server.weight for server in servers)
+    if check.quorum + check.hysteresis > total:
+        # keepalived lowers a quorum above the total weight itself (its --config-test then fails), and with quorum +
+        # hysteresis above it, the real servers never come back from the sorry server once the quorum is lost (seen in the lab).
+        raise OptionError("health_check.quorum", f"quorum {check.quorum} + hysteresis {check.hysteresis} is above {total}, the total weight of "
+                          "the real servers (a drained one counts 0): once the quorum is lost, the real servers would never come back from "
+                          f"the sorry server; accepted: quorum + hysteresis at most {total}")
     for server in servers:
         if service.fwmark is not None and server.forwarding != "nat" and server.port != 0:
             raise OptionError("real_servers", f"{render_address_port(*server.key)}: keepalived gives a real server of a fwmark service "

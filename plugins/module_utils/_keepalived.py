@@ -125,10 +125,8 @@ def render_virtual_server(service: Service, servers: t.Sequence[RealServer], che
         lines.append(f"{INDENT}inhibit_on_failure")
     if check.alpha:
         lines.append(f"{INDENT}alpha")
-    # keepalived lowers a quorum above the total weight of the pool (a drained real server counts 0) and calls it a
-    # configuration error: the text says what it would do, so that --config-test accepts it.
-    quorum = max(1, min(check.quorum, sum(server.weight for server in servers)))
-    lines += [f"{INDENT}quorum {quorum}", f"{INDENT}hysteresis {min(check.hysteresis, quorum - 1)}"]
+    # check_pool keeps quorum + hysteresis within the pool's total weight, as keepalived needs.
+    lines += [f"{INDENT}quorum {check.quorum}", f"{INDENT}hysteresis {check.hysteresis}"]
     if check.sorry_server is not None:
         # Only nat forwarding takes the sorry server's own port; keepalived gives it the service's port otherwise.
         address, port = check.sorry_server

@@ -24,7 +24,7 @@ KEEPALIVED_SAMPLES: t.Dict[str, t.Dict[str, t.Any]] = {
         "real_servers": [{"server": "192.0.2.12"}, {"server": "192.0.2.11", "weight": 2, "upper_threshold": 100, "lower_threshold": 10},
                          {"server": "192.0.2.13", "state": "drained"}],
         "health_check": {"type": "http", "path": "/health#x!y", "status": [204, 200], "digest": "9b3a0c85a887a256d6939da88aabd8cd",
-                         "text": 'ok "x" \\ [a]$ #!', "virtualhost": "www.example.com", "sorry_server": "192.0.2.99", "quorum": 3, "hysteresis": 1,
+                         "text": 'ok "x" \\ [a]$ #!', "virtualhost": "www.example.com", "sorry_server": "192.0.2.99", "quorum": 2, "hysteresis": 1,
                          "interval": 2, "timeout": 1, "retries": 1, "retry_delay": 1},
     },
     "ipv6-https-nat": {
@@ -49,7 +49,7 @@ KEEPALIVED_SAMPLES: t.Dict[str, t.Dict[str, t.Any]] = {
         "protocol": "udp", "address": "198.51.100.2", "port": 5060, "one_packet": True, "scheduler": "wrr", "scheduler_flags": ["flag-1", "flag-3"],
         "persistence_timeout": 30, "persistence_engine": "sip",
         "real_servers": [{"server": "192.0.2.11", "state": "drained"}, {"server": "192.0.2.12"}],
-        "health_check": {"type": "tcp", "interval": 86400, "timeout": 3600, "retries": 100, "retry_delay": 3600, "quorum": 2},
+        "health_check": {"type": "tcp", "interval": 86400, "timeout": 3600, "retries": 100, "retry_delay": 3600, "quorum": 1},
     },
     "pcc-sctp": {
         "protocol": "sctp", "address": "198.51.100.3", "port": 0, "persistence_timeout": 300,

@@ -15,6 +15,7 @@ import re
 
 import pytest
 
+from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._fields import FORWARDING, names
 from ansible_collections.lvs.ipvs.plugins.module_utils._health import CHECK_TYPES, HealthCheck, check_pool, health_check_from_params
 from ansible_collections.lvs.ipvs.plugins.module_utils._keepalived import CHECKERS, LVS_METHODS, literal_pattern, quoted, render_virtual_servers
@@ -85,7 +86,7 @@ EXPECTED = {
     delay_loop 2
     inhibit_on_failure
     alpha
-    quorum 3
+    quorum 2
     hysteresis 1
     sorry_server 192.0.2.99
     real_server 192.0.2.11 80 {
@@ -237,20 +238,27 @@ def test_no_service_renders_nothing():
     assert render_virtual_servers([]) == ""
 
 
-@pytest.mark.parametrize("quorum, hysteresis, weights, rendered", [
-    (1, 0, (1, 1), ("quorum 1", "hysteresis 0")),
-    (2, 1, (1, 1), ("quorum 2", "hysteresis 1")),
-    (5, 4, (1, 1), ("quorum 2", "hysteresis 1")),   # above the pool's weight: lowered as keepalived would, with its hysteresis
-    (5, 4, (1, 0), ("quorum 1", "hysteresis 0")),   # a drained real server counts 0
-    (3, 1, (2, 0), ("quorum 2", "hysteresis 1")),
-])
-def test_the_quorum_never_exceeds_the_weight_of_the_pool(quorum, hysteresis, weights, rendered):
-    # keepalived --config-test fails (exit 5) on a quorum above the total weight, or a hysteresis not below the quorum.
+@pytest.mark.parametrize("quorum, hysteresis, weights", [(1, 0, (1, 1)), (2, 0, (1, 1)), (1, 1, (1, 1)), (2, 1, (2, 1, 0))])
+def test_the_quorum_and_hysteresis_are_written_as_declared(quorum, hysteresis, weights):
     servers = [dataclasses.replace(RS11, address=f"192.0.2.{11 + index}", weight=weight) for index, weight in enumerate(weights)]
     check = HealthCheck("tcp", quorum=quorum, hysteresis=hysteresis)
     check_pool(check, WEB, servers)
     lines = [line.strip() for line in render_virtual_servers([(WEB, servers, check)]).splitlines()]
-    assert [line for line in lines if line.split()[0] in ("quorum", "hysteresis")] == list(rendered)
+    assert [line for line in lines if line.split()[0] in ("quorum", "hysteresis")] == [f"quorum {quorum}", f"hysteresis {hysteresis}"]
+
+
+@pytest.mark.parametrize("quorum, hysteresis, weights, total", [
+    (3, 0, (1, 1), 2),   # keepalived would lower it, and its --config-test fails
+    (3, 1, (1, 1, 1), 3),  # seen in the lab: the real servers never came back from the sorry server
+    (2, 0, (1, 0), 1),   # a drained real server counts 0
+])
+def test_a_quorum_the_pool_cannot_reach_again_is_refused(quorum, hysteresis, weights, total):
+    servers = [dataclasses.replace(RS11, address=f"192.0.2.{11 + index}", weight=weight) for index, weight in enumerate(weights)]
+    with pytest.raises(OptionError) as caught:
+        check_pool(HealthCheck("tcp", quorum=quorum, hysteresis=hysteresis), WEB, servers)
+    assert caught.value.option == "health_check.quorum"
+    assert caught.value.message.startswith(f"quorum {quorum} + hysteresis {hysteresis} is above {total}, the total weight of the real servers")
+    assert caught.value.message.endswith(f"accepted: quorum + hysteresis at most {total}")
 
 
 def test_the_sorry_server_port_is_written_only_for_nat():

@@ -34,17 +34,12 @@ test: setup sanity-venvs
 
 lanes: modules-lane roles-lane
 
+## Each suite of a lane runs even when one before it failed; the lane fails at its end if any did.
 modules-lane:
-	$(MAKE) --no-print-directory sanity
-	$(MAKE) --no-print-directory unit
-	$(MAKE) --no-print-directory packaging
-	$(MAKE) --no-print-directory integration
-	$(MAKE) --no-print-directory node
+	@status=0; for suite in sanity unit packaging integration node; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
 
 roles-lane:
-	$(MAKE) --no-print-directory netns
-	$(MAKE) --no-print-directory molecule
-	$(MAKE) --no-print-directory health
+	@status=0; for suite in netns molecule health; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
 
 ## Sanity on the pinned ansible-core (.venv), and compile, import and validate-modules on each other ansible-core that
 ## requires_ansible admits, each in its own venv with Python 3.11 (tests/sanity/requirements-ansible-core-X.Y.txt).

@@ -26,9 +26,9 @@ lab: venv
 	$(PY) -m tests.lab setup
 
 ## Every test, in two lanes, one core each, each lane's output printed whole when it ends. The modules' lane: sanity, unit,
-## packaging, then integration in the fast lab VM and the lab-node tests (the HA pair role among them). The roles' lane:
-## the network-namespace tests, the roles' molecule scenarios on a lab node of their own, then the health-checked services
-## on another. The two lanes take about as long on UML.
+## packaging, the network-namespace tests, then integration in the fast lab VM and the lab-node tests (the HA pair role
+## among them). The roles' lane: the roles' molecule scenarios on a lab node of their own, then the health-checked
+## services on another. The two lanes take about as long on UML.
 test: setup sanity-venvs
 	$(MAKE) --no-print-directory -j2 --output-sync=target lanes
 
@@ -36,10 +36,10 @@ lanes: modules-lane roles-lane
 
 ## Each suite of a lane runs even when one before it failed; the lane fails at its end if any did.
 modules-lane:
-	@status=0; for suite in sanity unit packaging integration node; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
+	@status=0; for suite in sanity unit packaging netns integration node; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
 
 roles-lane:
-	@status=0; for suite in netns molecule health; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
+	@status=0; for suite in molecule health; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
 
 ## Sanity on the pinned ansible-core (.venv), and compile, import and validate-modules on each other ansible-core that
 ## requires_ansible admits, each in its own venv with Python 3.11 (tests/sanity/requirements-ansible-core-X.Y.txt).
@@ -72,8 +72,8 @@ node: lab
 	$(PYTEST) tests/node --ignore=tests/node/test_health.py
 
 ## Health-checked services (keepalived's checker) on one lab node with traffic: a real server's listener stopped and its host
-## dead, the playbook while it is dead, reload and drain under load, the sorry server, a configuration keepalived refuses,
-## the director's reboot (figures with -s).
+## dead, the playbook while it is dead, reload and drain under load, the sorry server, a configuration keepalived refuses
+## (figures with -s).
 health: lab
 	$(PYTEST) -s tests/node/test_health.py
 

@@ -364,9 +364,11 @@ def test_sorry_server_when_all_are_dead_and_gone_when_one_is_back(lab_node, play
     wait_kernel(lab_node, "rs3 back", lambda k: k.get(RS["rs3"]) == 1, BACK_BOUND + 5)
 
 
-def test_a_configuration_keepalived_refuses_is_never_installed(lab_node, playbook):
-    """A text of 1100 characters: keepalived reads lines of at most 1024 bytes and `keepalived --config-test` fails on
-    it; the role must not install it: the fragment, the running checker and the kernel stay as they were."""
+def test_a_configuration_keepalived_would_refuse_is_never_installed(lab_node, playbook):
+    """A text of 1100 characters: keepalived reads lines of at most 1024 bytes and `keepalived --config-test` crashes on
+    such a line. The model now refuses it (at most 255 characters) at the role's render step, before the fragment's own
+    `validate: keepalived --config-test` would: nothing is written, the fragment, the running checker and the kernel
+    stay as they were."""
     pid = checker_pid(lab_node)
     before = on_node(lab_node, f"sha256sum {FRAGMENT} {RESTORE}; ipvsadm -S -n")
     output, counts = playbook("refused configuration", recipe=True, expect_failure=True,

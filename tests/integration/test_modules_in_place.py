@@ -14,6 +14,7 @@ service would reset it: the negative control at the end shows the check can fail
 from __future__ import annotations
 
 import subprocess
+import time
 
 from tests.integration.modules import run_module
 from tests.lab.topology import VIP, Session, ask
@@ -72,7 +73,13 @@ def test_changes_keep_connections_and_templates(nat_lab):
                                 real_servers=[dict(s, forwarding="tunnel" if s["server"] == pinned_address else "nat") for s in servers])),
             ("forwarding back", dict(task, scheduler="wlc", persistence_timeout=600, real_servers=servers)),
         ]
+        # The kernel folds the per-CPU counters into the service's every 2 s (its estimator): wait until the connections
+        # so far show, or the negative control below compares 0 with 0.
+        deadline = time.monotonic() + 10
+        while service_conns(nat_lab) == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
         counter = service_conns(nat_lab)
+        assert counter > 0, "the service's connection counter still says 0 after 10 s of traffic"
         for what, args in steps:
             result = run_module("ipvs_service", args)
             assert result["changed"] is True, what

@@ -5,7 +5,9 @@
 
     this machine's namespace: nothing but 127.0.0.1:<port> listeners (tests/lab/forward.py, one per node)
     namespace "lvs-lab":   bridge "lab0" 198.51.100.129/26, one TAP per node ("tap<octet>") in it
-    node:                  eth0 = the TAP, 198.51.100.<octet>/26 (a systemd-networkd file in its root)
+    node:                  eth0 = the TAP, 198.51.100.<octet>/26 (a systemd-networkd file in its root), octet 130-175
+    test hosts:            198.51.100.176-190, kept for tests that put hosts of their own on lab0 (network namespaces,
+                           each joined by a veth inside "lvs-lab": tests/node/pair_lab.py); never given to a node
 
 The nodes reach each other on lab0 (multicast included: VRRP, the sync daemons). The range is a /26 of a documentation
 network that the test hosts inside a node do not use (they use 203.0.113.0/24, 192.0.2.0/24 and VIPs 198.51.100.1-127,
@@ -28,7 +30,8 @@ BRIDGE = "lab0"
 NET = "198.51.100"
 PREFIX_LEN = 26
 GATEWAY = f"{NET}.129"  # the namespace's own end on the bridge (the SSH forwarders connect from it)
-FIRST, LAST = 130, 190
+FIRST, LAST = 130, 175  # the nodes' addresses
+TEST_HOSTS = range(176, 191)  # the test hosts' addresses (see the docstring), never a node's
 
 
 @contextmanager

@@ -27,15 +27,28 @@ def logger(tag: str):
 @contextlib.contextmanager
 def booted_node(name: str, log):
     """`tests.lab up NAME` for a module-scoped fixture: its info inside, `tests.lab down NAME` when it ends."""
+    with booted_nodes([name], log) as infos:
+        yield infos[0]
+
+
+@contextlib.contextmanager
+def booted_nodes(names: list[str], log):
+    """booted_node for several nodes booted side by side (one `tests.lab up` each): their infos, in order, inside."""
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "tests.lab", "up", "--boot-timeout", "900", name], cwd=REPO, capture_output=True,
-                          text=True, timeout=1200, check=False)
+    procs = [subprocess.Popen([sys.executable, "-m", "tests.lab", "up", "--boot-timeout", "900", name], cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in names]
     try:
-        assert proc.returncode == 0, f"tests.lab up {name}: {proc.stdout}\n{proc.stderr}"
-        log(f"node up after {time.monotonic() - started:.0f} s")
-        yield node._node_info(name)  # pylint: disable=protected-access
+        for name, proc in zip(names, procs):
+            out, err = proc.communicate(timeout=max(1, 1200 - (time.monotonic() - started)))
+            assert proc.returncode == 0, f"tests.lab up {name}: {out}\n{err}"
+        log(f"{'node' if len(names) == 1 else ' and '.join(names)} up after {time.monotonic() - started:.0f} s")
+        yield [node._node_info(name) for name in names]  # pylint: disable=protected-access
     finally:
-        subprocess.run([sys.executable, "-m", "tests.lab", "down", name], cwd=REPO, timeout=120, check=False)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        subprocess.run([sys.executable, "-m", "tests.lab", "down", *names], cwd=REPO, timeout=120, check=False)
 
 
 def on_node(info: dict, script: str, timeout: float = 180, check: bool = True, shell: str = "sh",

@@ -45,6 +45,10 @@ def test_addresses_stay_in_the_lab_slice_and_skip_taken_ones():
     assert ipaddress.ip_address(f"{labnet.NET}.{labnet.LAST}") != net.broadcast_address
     with pytest.raises(LabError, match="no free address left on the lab bridge"):
         labnet.allocate(every)
+    # The test hosts' addresses (tests/node/pair_lab.py) are in the slice, on the bridge, and never a node's.
+    hosts = {f"{labnet.NET}.{octet}" for octet in labnet.TEST_HOSTS}
+    assert hosts == {f"{labnet.NET}.{octet}" for octet in range(176, 191)} and not hosts & every
+    assert all(ipaddress.ip_address(address) in net and ipaddress.ip_address(address) != net.broadcast_address for address in hosts)
     # Never this machine's own network, never the test hosts' ranges inside a node (VIPs from .1, the HA link at .252/30).
     assert not net.overlaps(ipaddress.ip_network("192.0.2.0/24"))
     assert not net.overlaps(ipaddress.ip_network("198.51.100.252/30")) and ipaddress.ip_address("198.51.100.1") not in net

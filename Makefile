@@ -6,7 +6,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo setup venv sanity-venvs lab test lanes modules-lane roles-lane sanity unit packaging netns integration node health molecule bench clean-lab
+.PHONY: demo setup venv sanity-venvs lab test lanes modules-lane roles-lane sanity unit packaging netns integration node health rollout molecule bench clean-lab
 
 ## The main job: a PNMPP director in the lab VM, with traffic showing the persistence.
 demo: setup
@@ -28,7 +28,7 @@ lab: venv
 ## Every test, in two lanes, one core each, each lane's output printed whole when it ends. The modules' lane: sanity, unit,
 ## packaging, the network-namespace tests, then integration in the fast lab VM and the lab-node tests (the HA pair role
 ## among them). The roles' lane: the roles' molecule scenarios on a lab node of their own, then the health-checked
-## services on another. The two lanes take about as long on UML.
+## services on another, then the rollout of a director pair on two more. The two lanes take about as long on UML.
 test: setup sanity-venvs
 	$(MAKE) --no-print-directory -j2 --output-sync=target lanes
 
@@ -39,7 +39,7 @@ modules-lane:
 	@status=0; for suite in sanity unit packaging netns integration node; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
 
 roles-lane:
-	@status=0; for suite in molecule health; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
+	@status=0; for suite in molecule health rollout; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
 
 ## Sanity on the pinned ansible-core (.venv), and compile, import and validate-modules on each other ansible-core that
 ## requires_ansible admits, each in its own venv with Python 3.11 (tests/sanity/requirements-ansible-core-X.Y.txt).
@@ -69,13 +69,18 @@ integration: lab
 	$(PY) -m tests.lab run -- $(PYTEST) tests/integration
 
 node: lab
-	$(PYTEST) tests/node --ignore=tests/node/test_health.py
+	$(PYTEST) tests/node --ignore=tests/node/test_health.py --ignore=tests/node/test_rollout.py
 
 ## Health-checked services (keepalived's checker) on one lab node with traffic: a real server's listener stopped and its host
 ## dead, the playbook while it is dead, reload and drain under load, the sorry server, a configuration keepalived refuses
 ## (figures with -s).
 health: lab
 	$(PYTEST) -s tests/node/test_health.py
+
+## A DR director pair on two lab nodes (playbooks/ha_pair.yml), real servers and clients on the lab bridge, the clients'
+## load running through the VIP: a failover (figures with -s, lines ROLLOUT-FIGURES).
+rollout: lab
+	$(PYTEST) -s tests/node/test_rollout.py
 
 ## The roles' molecule scenarios with traffic (ppc, pcc, pnmpp with a reboot, drain), on one lab node booted once.
 molecule: lab

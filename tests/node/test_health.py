@@ -269,14 +269,21 @@ def test_while_rs2_is_dead_the_playbook_changes_nothing_and_leaves_it_out(lab_no
     assert table[RS["rs2"]] == 0 and table[RS["rs1"]] == 1 and table[RS["rs3"]] == 1, table
     assert on_node(lab_node, f"sha256sum {FRAGMENT}") == fragment
     assert checker_pid(lab_node) == pid, "the checker was restarted"
+    # The read-back of a rollout (director_verify): the table is as declared, but rs2's check fails - the run fails and
+    # says so, after waiting director_verify_timeout.
+    output, counts = playbook("rs2 dead: verify", recipe=True, extra={"director_verify": True, "director_verify_timeout": 4},
+                              expect_failure=True)
+    assert counts["failed"] == 1 and counts["changed"] == 0, output[-6000:]
+    assert f"real server down {RS['rs2']}:80" in output and "health checks have not passed within 4 s" in output, output[-6000:]
 
 
 def test_rs2_revives_and_a_second_run_changes_nothing(lab_node, playbook):
     back = case(lab_node, "revive", "--inject listener", "--server rs2")["back_after"]
     log(f"rs2's listener back: rs2 at its weight again after {back} s (bound {BACK_BOUND:.1f} s)")
     assert back is not None and back <= BACK_BOUND, back
-    output, counts = playbook("rs2 back: second run", recipe=True)
+    output, counts = playbook("rs2 back: second run, read back", recipe=True, extra={"director_verify": True})
     assert counts["changed"] == 0 and counts["failed"] == 0, output[-6000:]
+    assert "Verify - the kernel holds what it declares" in output, output[-6000:]
     assert all(kernel(lab_node)[a] == 1 for a in RS.values())
 
 

@@ -57,9 +57,11 @@ def _sysctl(ns: str, *settings: str) -> None:
 
 
 def _host(ns: str, addresses: list[str]) -> None:
-    """Namespace `ns` with eth0 on lab0 holding `addresses` (/26, the bridge's prefix)."""
+    """Namespace `ns` with eth0 on lab0 holding `addresses` (/26, the bridge's prefix). Its MAC comes from its first
+    address, as a node's does: made again, it has the same, so no director sends to a MAC that no longer exists."""
     subprocess.run(["ip", "netns", "add", ns], capture_output=True, timeout=60, check=True)
-    _batch([f"link add {_veth(ns)} type veth peer name eth0 netns {ns}", f"link set {_veth(ns)} master {labnet.BRIDGE}",
+    _batch([f"link add {_veth(ns)} type veth peer name eth0 address {labnet.mac_address(addresses[0])} netns {ns}",
+            f"link set {_veth(ns)} master {labnet.BRIDGE}",
             f"link set {_veth(ns)} up"], labnet.NAMESPACE)
     _batch(["link set lo up", *[f"addr add {address}/{labnet.PREFIX_LEN} dev eth0" for address in addresses],
             "link set eth0 up"], ns)

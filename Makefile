@@ -78,7 +78,8 @@ health: lab
 	$(PYTEST) -s tests/node/test_health.py
 
 ## A DR director pair on two lab nodes (playbooks/ha_pair.yml), real servers and clients on the lab bridge, the clients'
-## load running through the VIP: a failover (figures with -s, lines ROLLOUT-FIGURES).
+## load running through the VIP: a failover, playbooks/rollout.yml with its switch-over, a rollout the standby refuses,
+## parity.yml --check catching a hand edit (figures with -s, lines ROLLOUT-FIGURES).
 rollout: lab
 	$(PYTEST) -s tests/node/test_rollout.py
 

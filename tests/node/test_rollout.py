@@ -8,9 +8,11 @@ and five clients are network namespaces on the same bridge (tests/node/pair_lab.
 198.51.100.180:80, DR, rr, persistent; keepalived (VRRP only, VRID 180, priorities 150/100, nopreempt) moves the VIP
 on eth0; the sync daemons (sync id 180) carry the persistence templates both ways.
 
-Each test uses the state the one before left (file order). Every client opens a new connection every 0.2 s
-(pair_lab.ClientLoop); the figures (requests, failures, moves, longest gap without an answer) go to lines starting
-with ROLLOUT-FIGURES (pytest -s).
+The tests, each on the state the one before left (file order): a manual failover (keepalived stopped on the VIP's
+holder); playbooks/rollout.yml adding rs4 and changing the persistence timeout, with its switch-over; a rollout the
+standby refuses (scheduler twos); playbooks/parity.yml --check catching a weight changed by hand. Every client opens a
+new connection every 0.2 s (pair_lab.ClientLoop); the figures (requests, failures, moves, longest gap without an
+answer) go to lines starting with ROLLOUT-FIGURES (pytest -s).
 """
 
 from __future__ import annotations
@@ -182,12 +184,118 @@ def test_the_pair_carries_traffic_and_a_failover_moves_no_client(pair):
         pair.run("systemctl stop keepalived.service", active)
         assert pair.holder(timeout=20) == standby
         log(f"{pair_lab.VIP} on {standby} {time.monotonic() - moved_at:.1f} s after keepalived stopped on {active}")
-        load.wait_answers(10)
+        load.wait_answers(5)
         pair.run("systemctl start keepalived.service", active)
-        load.wait_answers(10)
+        load.wait_answers(5)
     finally:
         figures = load.stop()
     print("ROLLOUT-FIGURES failover " + json.dumps(figures))
     assert figures["failures"] == 0, figures
     assert figures["moves"] == 0, figures
     assert pair.holders() == [standby], "nopreempt: the old holder stays BACKUP"
+
+
+def failures(out: str) -> list[tuple[str, str]]:
+    """The failed tasks of an ansible-playbook run: (host, the result's msg), in order. A result is printed on one line
+    or, as JSON over several lines, up to a line "}"."""
+    found = []
+    lines = out.splitlines()
+    for index, line in enumerate(lines):
+        match = re.match(r"^(?:fatal|failed): \[(\S+)\].*? => (.*)$", line)
+        if match:
+            text = match.group(2)
+            if text == "{":
+                text = "\n".join(lines[index:index + 1 + lines[index:].index("}")])[len(line) - 1:]
+            found.append((match.group(1), str(json.loads(text).get("msg", text))))
+    return found
+
+
+def director_changes(out: str) -> list[str]:
+    """The directors the rollout changed, in order (the lines Ansible prints for the included director_change.yml)."""
+    return re.findall(r"^included: \S*director_change\.yml for (\S+)$", out, re.M)
+
+
+def test_a_rollout_adds_a_real_server_and_changes_the_persistence_with_a_switch_over(pair):
+    """playbooks/rollout.yml with rs4 added and the persistence timeout 600 -> 900, under the client loop: the standby
+    first, the switch-over, the other; no failed request, no client on another real server, the VIP on the other
+    director, both tables as declared, parity true."""
+    active = pair.holder()
+    standby = pair.other(active)
+    servers = ("rs1", "rs2", "rs3", "rs4")
+    pair.write_inventory(servers=servers, persistence=900)
+    load = pair_lab.ClientLoop(seconds=400).start()
+    try:
+        load.wait_answers(5)
+        proc = pair.playbook("rollout.yml")
+        load.wait_answers(5)
+    finally:
+        figures = load.stop()
+    print("ROLLOUT-FIGURES rollout " + json.dumps(figures))
+    assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-3000:]
+    assert director_changes(proc.stdout) == [standby, active], proc.stdout[-8000:]
+    assert figures["failures"] == 0, figures
+    assert figures["moves"] == 0, figures
+    assert pair.holders() == [standby], f"the VIP was on {active}: the switch-over hands it to {standby}"
+    for name in NAMES:
+        assert rules(pair.table(name)) == expected_rules(servers, persistence=900), pair.table(name)
+    parity = pair.playbook("parity.yml", "--check")
+    assert parity.returncode == 0, parity.stdout[-6000:]
+    for name in NAMES:
+        assert f"{name} and {pair.other(name)}: the same table, templates and sync daemons both ways" in parity.stdout, parity.stdout[-6000:]
+
+
+def test_b_a_change_the_standby_refuses_stops_the_rollout_before_any_traffic_moves(pair):
+    """Scheduler twos: the model accepts it, the lab's kernel (Debian's 6.1) has no ip_vs_twos, so the standby's change
+    fails (lvs.ipvs.ipvs_table: the kernel refuses `-E ... -s twos`, the batch is undone). The rollout stops there: both
+    tables (the active director's never touched) and both directors' addresses are as before, keepalived
+    never entered MASTER on the standby, and the clients saw no failure."""
+    active = pair.holder()
+    standby = pair.other(active)
+    tables = {name: pair.table(name) for name in NAMES}
+    addresses = {name: pair.run("ip -o -4 addr show dev eth0", name) for name in NAMES}
+    since = pair.run("date +%s", standby).strip()
+    pair.write_inventory(servers=("rs1", "rs2", "rs3", "rs4"), persistence=900, scheduler="twos")
+    load = pair_lab.ClientLoop(seconds=300).start()
+    try:
+        load.wait_answers(5)
+        proc = pair.playbook("rollout.yml")
+        load.wait_answers(5)
+    finally:
+        figures = load.stop()
+    print("ROLLOUT-FIGURES refused " + json.dumps(figures))
+    failed = failures(proc.stdout)
+    log(f"the refused change: {failed}")
+    print(f"ROLLOUT-REFUSED standby {standby} table after the failed change:\n{pair.table(standby)}")
+    assert proc.returncode != 0, proc.stdout[-6000:]
+    assert [host for host, dummy in failed] == [standby] and "twos" in failed[0][1], proc.stdout[-6000:]
+    assert director_changes(proc.stdout) == [standby], proc.stdout[-6000:]
+    assert "TASK [The switch-over" not in proc.stdout, proc.stdout[-6000:]
+    assert pair.table(active) == tables[active]
+    assert pair.table(standby) == tables[standby], "the refused change is undone on the standby"
+    assert {name: pair.run("ip -o -4 addr show dev eth0", name) for name in NAMES} == addresses
+    assert pair.holders() == [active]
+    entered = pair.run(f"journalctl -u keepalived.service --since @{since} --no-pager -o cat | grep -c 'Entering MASTER STATE' || true",
+                       standby)
+    assert entered.strip() == "0", f"keepalived became MASTER on {standby} during the refused rollout"
+    assert figures["failures"] == 0, figures
+    assert figures["moves"] == 0, figures
+
+
+def test_c_parity_in_check_mode_catches_a_weight_changed_by_hand(pair):
+    """parity.yml --check holds for the pair as the rollouts left it; after `ipvsadm -e ... -w 5` on one director it
+    fails on both directors, each naming the real server and the weight."""
+    changed = pair.holder()
+    control = pair.playbook("parity.yml", "--check")
+    assert control.returncode == 0, control.stdout[-6000:]
+    rs1 = pair_lab.SERVERS["rs1"]
+    pair.run(f"ipvsadm -e {SERVICE} -r {rs1}:{pair_lab.PORT} -g -w 5", changed)
+    try:
+        proc = pair.playbook("parity.yml", "--check")
+        differ = failures(proc.stdout)
+        print("ROLLOUT-PARITY " + json.dumps(differ))
+        assert proc.returncode != 0, proc.stdout[-6000:]
+        assert sorted(host for host, dummy in differ) == sorted(NAMES), proc.stdout[-6000:]
+        for dummy, message in differ:
+            assert f"real server {rs1}:{pair_lab.PORT}" in message and re.search(r"\bweight\b.*\b5\b", message), message
+    finally:
+        pair.run(f"ipvsadm -e {SERVICE} -r {rs1}:{pair_lab.PORT} -g -w 1", changed)

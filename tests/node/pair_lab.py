@@ -13,8 +13,8 @@ Each namespace is joined to lab0 by a veth whose other end is made inside "lvs-l
 own namespace. The addresses are labnet.TEST_HOSTS, which no node is given. The director forwards a client's packets to
 its real server on lab0 (DR: only the MAC changes); the real server answers the client directly from the VIP.
 
-ClientLoop is the clients' load: each client a new connection every `interval` seconds (topology.Session), bounded in
-time and count, every request recorded (time, client, answer or failure).
+ClientLoop is the clients' load (`with ClientLoop() as load:`): each client a new connection every `interval` seconds
+(topology.Session), bounded in time and count, every request recorded (time, client, answer or failure).
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def down() -> None:
 
 class ClientLoop:
     """Every client opens a new connection to VIP:PORT every `interval` seconds, asks once, resets it (the director keeps
-    it 10 s in CLOSE, not 120 s in TIME_WAIT), until stop() or `seconds` or `max_requests` (all clients together)."""
+    it 10 s in CLOSE, not 120 s in TIME_WAIT), from the start of a `with` block to its end, for `seconds` at most and
+    `max_requests` (all clients together)."""
 
     def __init__(self, clients: list[str] | None = None, interval: float = 0.2, seconds: float = 300, max_requests: int = 20000,
                  timeout: float = 5.0) -> None:
@@ -113,19 +114,19 @@ class ClientLoop:
         self.threads = [threading.Thread(target=self._client, args=(client,), daemon=True) for client in self.clients]
         self.started = 0.0
 
-    def start(self) -> "ClientLoop":
+    def __enter__(self) -> "ClientLoop":
         self.started = time.monotonic()
         for thread in self.threads:
             thread.start()
         return self
 
-    def stop(self) -> dict:
-        """Stop the clients; their figures."""
+    def __exit__(self, *dummy) -> None:
+        """Stop the clients (each ends the request it is making)."""
         self.stopped.set()
+        deadline = time.monotonic() + self.timeout + 30
         for thread in self.threads:
-            thread.join(timeout=self.timeout + 30)
+            thread.join(timeout=max(0.1, deadline - time.monotonic()))
         assert not any(thread.is_alive() for thread in self.threads), "a client did not stop"
-        return self.figures()
 
     def _client(self, client: str) -> None:
         deadline = self.started + self.seconds

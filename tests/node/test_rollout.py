@@ -172,8 +172,7 @@ def test_the_pair_carries_traffic_and_a_failover_moves_no_client(pair):
         assert re.search(r"^master sync daemon \(mcast=eth0, syncid=180\b", daemons, re.M), daemons
         assert re.search(r"^backup sync daemon \(mcast=eth0, syncid=180\b", daemons, re.M), daemons
 
-    load = pair_lab.ClientLoop(seconds=120).start()
-    try:
+    with pair_lab.ClientLoop(seconds=120) as load:
         load.wait_answers(5)
         pinned = {client: answers[0] for client, answers in load.served().items()}
         assert set(pinned.values()) <= {"rs1", "rs2", "rs3"} and len(set(pinned.values())) > 1, pinned
@@ -187,8 +186,7 @@ def test_the_pair_carries_traffic_and_a_failover_moves_no_client(pair):
         load.wait_answers(5)
         pair.run("systemctl start keepalived.service", active)
         load.wait_answers(5)
-    finally:
-        figures = load.stop()
+    figures = load.figures()
     print("ROLLOUT-FIGURES failover " + json.dumps(figures))
     assert figures["failures"] == 0, figures
     assert figures["moves"] == 0, figures
@@ -215,6 +213,18 @@ def director_changes(out: str) -> list[str]:
     return re.findall(r"^included: \S*director_change\.yml for (\S+)$", out, re.M)
 
 
+def rollout_under_load(pair: Pair, tag: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """playbooks/rollout.yml while the clients' loop runs (every client answered 5 times before it and 5 times after);
+    the loop's figures printed on a line "ROLLOUT-FIGURES <tag>"."""
+    with pair_lab.ClientLoop(seconds=400) as load:
+        load.wait_answers(5)
+        proc = pair.playbook("rollout.yml")
+        load.wait_answers(5)
+    figures = load.figures()
+    print(f"ROLLOUT-FIGURES {tag} " + json.dumps(figures))
+    return proc, figures
+
+
 def test_a_rollout_adds_a_real_server_and_changes_the_persistence_with_a_switch_over(pair):
     """playbooks/rollout.yml with rs4 added and the persistence timeout 600 -> 900, under the client loop: the standby
     first, the switch-over, the other; no failed request, no client on another real server, the VIP on the other
@@ -223,14 +233,7 @@ def test_a_rollout_adds_a_real_server_and_changes_the_persistence_with_a_switch_
     standby = pair.other(active)
     servers = ("rs1", "rs2", "rs3", "rs4")
     pair.write_inventory(servers=servers, persistence=900)
-    load = pair_lab.ClientLoop(seconds=400).start()
-    try:
-        load.wait_answers(5)
-        proc = pair.playbook("rollout.yml")
-        load.wait_answers(5)
-    finally:
-        figures = load.stop()
-    print("ROLLOUT-FIGURES rollout " + json.dumps(figures))
+    proc, figures = rollout_under_load(pair, "rollout")
     assert proc.returncode == 0, proc.stdout[-8000:] + proc.stderr[-3000:]
     assert director_changes(proc.stdout) == [standby, active], proc.stdout[-8000:]
     assert figures["failures"] == 0, figures
@@ -255,14 +258,7 @@ def test_b_a_change_the_standby_refuses_stops_the_rollout_before_any_traffic_mov
     addresses = {name: pair.run("ip -o -4 addr show dev eth0", name) for name in NAMES}
     since = pair.run("date +%s", standby).strip()
     pair.write_inventory(servers=("rs1", "rs2", "rs3", "rs4"), persistence=900, scheduler="twos")
-    load = pair_lab.ClientLoop(seconds=300).start()
-    try:
-        load.wait_answers(5)
-        proc = pair.playbook("rollout.yml")
-        load.wait_answers(5)
-    finally:
-        figures = load.stop()
-    print("ROLLOUT-FIGURES refused " + json.dumps(figures))
+    proc, figures = rollout_under_load(pair, "refused")
     failed = failures(proc.stdout)
     log(f"the refused change: {failed}")
     print(f"ROLLOUT-REFUSED standby {standby} table after the failed change:\n{pair.table(standby)}")

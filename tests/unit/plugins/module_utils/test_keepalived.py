@@ -315,7 +315,8 @@ def test_the_services_of_rendered_blocks_read_back():
         (entry,) = entries([sample])
         assert virtual_server_keys(render_virtual_servers([entry])) == [entry[0].key]
     every = entries(list(KEEPALIVED_SAMPLES.values()))
-    assert virtual_server_keys(render_virtual_servers(every)) == [service.key for service, _servers, _check in sorted(every, key=lambda e: service_sort_key(e[0]))]
+    in_order = sorted(every, key=lambda entry: service_sort_key(entry[0]))
+    assert virtual_server_keys(render_virtual_servers(every)) == [service.key for service, _servers, _check in in_order]
 
 
 def test_the_services_of_a_hand_written_text_read_back_with_keepalived_defaults():

@@ -79,7 +79,8 @@ def test_equal_tables_have_no_difference():
      ["service -f 8: scheduler is wlc here, sh on the peer", "service -f 8: scheduler_flags is none here, sh-port on the peer"]),
     (table(), table(web=(RS11,)), ["service -t 198.51.100.1:80: real server 192.0.2.12:80 is here but not on the peer"]),
     (table(web=(RS11,)), table(), ["service -t 198.51.100.1:80: real server 192.0.2.12:80 is on the peer but not here"]),
-    (table(), table(web=(RS11, dataclasses.replace(RS12, weight=0))), ["service -t 198.51.100.1:80: real server 192.0.2.12:80: weight is 3 here, 0 on the peer"]),
+    (table(), table(web=(RS11, dataclasses.replace(RS12, weight=0))),
+     ["service -t 198.51.100.1:80: real server 192.0.2.12:80: weight is 3 here, 0 on the peer"]),
     (table(), table(web=(RS11, dataclasses.replace(RS12, upper_threshold=100, lower_threshold=10))),
      ["service -t 198.51.100.1:80: real server 192.0.2.12:80: upper_threshold is 0 here, 100 on the peer",
       "service -t 198.51.100.1:80: real server 192.0.2.12:80: lower_threshold is 0 here, 10 on the peer"]),
@@ -157,8 +158,8 @@ def test_a_backup_with_sync_id_0_takes_every_sync_id_and_what_an_old_kernel_does
 # ---------------------------------------------------------------------------------------------- templates
 
 
-def side(templates, daemons=BOTH, tables=None):
-    return Side(tables or table(), templates, daemons)
+def side(templates, daemons=None, tables=None):
+    return Side(tables or table(), templates, BOTH if daemons is None else daemons)
 
 
 def test_equal_templates():
@@ -217,8 +218,8 @@ def test_templates_of_port_zero_and_ftp_services():
     pcc = Service(family="ipv4", protocol="tcp", address=VIP, port=0, persistence_timeout=600, persistence_granularity=32)
     ftp = Service(family="ipv4", protocol="tcp", address="198.51.100.2", port=21, persistence_timeout=600, persistence_granularity=32)
     tables = make_table([(pcc, [RealServer("192.0.2.11", 0, forwarding="nat")]), (ftp, [RealServer("192.0.2.11", 21)])])
-    peer = [template("203.0.113.10", "192.0.2.11", port=0, server_port=0), template("203.0.113.10", "192.0.2.11", virtual="198.51.100.2", port=0,
-                                                                                      server_port=0)]
+    peer = [template("203.0.113.10", "192.0.2.11", port=0, server_port=0),
+            template("203.0.113.10", "192.0.2.11", virtual="198.51.100.2", port=0, server_port=0)]
     result = compare(side([], tables=tables), side(peer, tables=tables), nobody)
     assert result["templates"]["missing_here"] == 2
 

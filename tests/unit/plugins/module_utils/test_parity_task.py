@@ -13,9 +13,10 @@ import dataclasses
 
 import pytest
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service
-from ansible_collections.lvs.ipvs.plugins.module_utils._table_task import declare
 from ansible_collections.lvs.ipvs.plugins.module_utils._keepalived import render_virtual_servers
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service
+from ansible_collections.lvs.ipvs.plugins.module_utils._parity import EXPIRING, SAMPLES
+from ansible_collections.lvs.ipvs.plugins.module_utils._table_task import declare
 from ansible_collections.lvs.ipvs.plugins.modules import ipvs_info, ipvs_parity
 from tests.unit.plugins.module_utils.fake_kernel import FakeKernel, run_main, warnings
 
@@ -40,9 +41,9 @@ TEMPLATES = [connection("203.0.113.10", "192.0.2.11"), connection("203.0.113.11"
              connection("203.0.113.10", "192.0.2.11", client_port=41000)]
 
 
-def director(table=None, daemons=DAEMONS, connections=TEMPLATES):
+def director(table=None, daemons=None, connections=None):
     pools = table if table is not None else [(WEB, WEB_POOL), (TLS, TLS_POOL), (MARK, MARK_POOL)]
-    return FakeKernel(pools, daemons=daemons, connections=connections)
+    return FakeKernel(pools, daemons=DAEMONS if daemons is None else daemons, connections=TEMPLATES if connections is None else connections)
 
 
 def info_of(kernel, fake, connections=True):
@@ -214,3 +215,8 @@ def test_an_unreadable_health_check_dir_is_named(kernel, tmp_path):
     afile.write_text("")
     result = parity(kernel, FakeKernel(fail_on_open=AssertionError), peer, health_check_dir=str(afile))
     assert result["failed"] is True and result["option"] == "health_check_dir" and "cannot be read" in result["msg"], result
+
+
+def test_the_documentation_says_the_margins_the_code_uses():
+    assert f"Templates that expire within {EXPIRING}" in " ".join(ipvs_parity.DOCUMENTATION.split())
+    assert f"up to {SAMPLES} of them" in " ".join(ipvs_parity.RETURN.split())

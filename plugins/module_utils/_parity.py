@@ -14,7 +14,8 @@ the real server, the field and its value on each side:
   health-checked services are keepalived's runtime state: they are reported apart (runtime_weights), never a difference.
 - the sync daemons, both ways: a master on each side whose messages the other side's backup takes (sync id, group, port).
 - the persistence templates of the services both have: a template of the peer that is missing here, or that pins its
-  client to another real server here (a conflict), is a client that a failover to here would move.
+  client to another real server here (a conflict), is a client that a failover to here would move. They are counted and
+  sampled in `templates`, not in `differences` (which speaks of the tables and the sync daemons).
 """
 
 from __future__ import annotations
@@ -147,8 +148,9 @@ def _pinned(template: Template) -> str:
 
 
 def _described(template: Template) -> str:
+    """`template TCP 203.0.113.10 -> 198.51.100.1:80`, `template IP 203.0.113.10 -> fwmark 8` (the words of ipvsadm -Lnc)."""
     virtual = render_address_port(template["virtual"], template["virtual_port"]) if template.get("fwmark") is None else f"fwmark {template['fwmark']}"
-    return f"{template['protocol']} client {template['client']} of {virtual}"
+    return f"template {template['protocol'].upper()} {template['client']} -> {virtual}"
 
 
 def _shared(templates: t.Sequence[Template], virtuals: t.Collection[t.Any], lasting: bool) -> t.Dict[t.Tuple[t.Any, ...], Template]:
@@ -157,54 +159,49 @@ def _shared(templates: t.Sequence[Template], virtuals: t.Collection[t.Any], last
             if is_live(template) and template_virtual(template) in virtuals and (not lasting or template["expires"] > EXPIRING)}
 
 
-def compare_templates(here: Side, peer: Side) -> t.Tuple[t.Dict[str, t.Any], t.List[str]]:
-    """(the `templates` result, its differences): the templates of the peer for services both sides have, missing here or
-    pinning their client to another real server here (a conflict); and, for information, those of here missing on the peer."""
+def compare_templates(here: Side, peer: Side) -> t.Dict[str, t.Any]:
+    """The `templates` result: the live templates of the peer for services both sides have that are missing here or pin
+    their client to another real server here (a conflict), with up to SAMPLES of them as sentences; and, counted only,
+    those of here missing on the peer (the other direction is the other director's run)."""
     counts: t.Dict[str, t.Any] = {"compared": here.templates is not None and peer.templates is not None,
                                   "here": None if here.templates is None else len(here.templates),
                                   "peer": None if peer.templates is None else len(peer.templates),
                                   "missing_here": 0, "missing_on_peer": 0, "conflicts": 0, "samples": []}
     if here.templates is None or peer.templates is None:
-        return counts, []
+        return counts
     virtuals = {virtual for key in here.table.keys() & peer.table.keys() for virtual in template_virtuals(here.table[key][0])}
     mine, theirs = _shared(here.templates, virtuals, False), _shared(peer.templates, virtuals, True)
-    conflicts, missing_here, missing_on_peer = [], [], []
+    conflicts, missing_here = [], []
     for identity, template in sorted(theirs.items(), key=lambda item: str(item[0])):
         found = mine.get(identity)
         if found is None:
-            missing_here.append(f"missing here: the {_described(template)}, pinned to {_pinned(template)} on the peer")
+            missing_here.append(f"{_described(template)}: real server {_pinned(template)} on the peer, missing here")
         elif (found["real_server"], found["real_server_port"]) != (template["real_server"], template["real_server_port"]):
-            conflicts.append(f"conflict: the {_described(template)} is pinned to {_pinned(found)} here, {_pinned(template)} on the peer")
-    lasting_here = _shared(here.templates, virtuals, True)
+            conflicts.append(f"{_described(template)}: real server {_pinned(found)} here, {_pinned(template)} on the peer")
     all_theirs = _shared(peer.templates, virtuals, False)
-    for identity, template in sorted(lasting_here.items(), key=lambda item: str(item[0])):
-        if identity not in all_theirs:
-            missing_on_peer.append(f"missing on the peer: the {_described(template)}, pinned to {_pinned(template)} here")
+    missing_on_peer = [identity for identity in _shared(here.templates, virtuals, True) if identity not in all_theirs]
     counts.update(missing_here=len(missing_here), missing_on_peer=len(missing_on_peer), conflicts=len(conflicts),
-                  samples=(conflicts + missing_here + missing_on_peer)[:SAMPLES])
-    differences = []
-    if conflicts:
-        differences.append(f"templates: {len(conflicts)} of the peer's templates pin their client to another real server here")
-    if missing_here:
-        differences.append(f"templates: {len(missing_here)} of the peer's templates (of services both have) are missing here")
-    return counts, differences
+                  samples=(conflicts + missing_here)[:SAMPLES])
+    return counts
 
 
 # ------------------------------------------------------------------ the verdict
 
 
 def compare(here: Side, peer: Side, checked: t.Callable[[Service], bool]) -> t.Dict[str, t.Any]:
-    """The result of ipvs_parity: parity is true when nothing differs (differences is empty)."""
+    """The result of ipvs_parity. `differences` holds the sentences of the tables and the sync daemons (empty exactly when
+    table_equal and sync_daemons.both_ways); the templates speak in `templates` (samples empty exactly when templates_ok);
+    parity is all three."""
     table_differences, runtime_weights = compare_tables(here.table, peer.table, checked)
     daemon_differences = compare_daemons(here.daemons, peer.daemons)
-    templates, template_differences = compare_templates(here, peer)
-    differences = table_differences + daemon_differences + template_differences
+    templates = compare_templates(here, peer)
+    templates_ok = templates["missing_here"] == 0 and templates["conflicts"] == 0
     return {
         "changed": False,
-        "parity": not differences,
+        "parity": not table_differences and not daemon_differences and templates_ok,
         "table_equal": not table_differences,
-        "templates_ok": not template_differences,
-        "differences": differences,
+        "templates_ok": templates_ok,
+        "differences": table_differences + daemon_differences,
         "runtime_weights": runtime_weights,
         "sync_daemons": {"here": [daemon.options() for daemon in here.daemons], "peer": [daemon.options() for daemon in peer.daemons],
                          "both_ways": not daemon_differences},

@@ -21,11 +21,12 @@ description:
   - The sync daemons must run both ways, a master on each director whose messages the backup on the other takes (same sync id,
     or sync id 0 on the backup; same multicast group and port).
   - Templates (when O(peer) has them) are compared for the services both directors have. A template of the peer that is missing
-    here, or that pins its client to another real server here, is a difference; templates of this director missing on the peer are
-    counted but are not a difference (run the module on the other director for that direction). Templates that expire within 30
-    seconds are not counted on either side (they may be gone by the time the other director is read).
-  - RV(parity) is true when RV(differences) is empty. RV(table_equal) and RV(templates_ok) give the parts, so that a playbook can wait
-    for the templates to arrive while the structure is already known to be equal.
+    here, or that pins its client to another real server here (a conflict), breaks parity and is named in RV(templates); templates
+    of this director missing on the peer are only counted (run the module on the other director for that direction). Templates
+    that expire within 30 seconds are not counted on either side (they may be gone by the time the other director is read).
+  - RV(parity) is RV(table_equal), RV(sync_daemons.both_ways) and RV(templates_ok) together, so that a playbook can wait for the
+    templates to arrive while the rest is already known to be equal. RV(differences) says what breaks the first two, and
+    RV(templates.samples) what breaks the third.
 author:
   - lvs.ipvs contributors (@lvs-ipvs)
 extends_documentation_fragment:
@@ -69,7 +70,7 @@ seealso:
 EXAMPLES = r"""
 - name: Read the other director of the pair
   lvs.ipvs.ipvs_info:
-  delegate_to: "{{ lvs_rollout_peer }}"
+  delegate_to: "{{ other_director }}"
   register: lvs_peer
 
 - name: Compare this director with it
@@ -80,7 +81,7 @@ EXAMPLES = r"""
 - name: Stop when the pair differs
   ansible.builtin.assert:
     that: lvs_parity.parity
-    fail_msg: "{{ lvs_parity.differences }}"
+    fail_msg: "{{ lvs_parity.differences + lvs_parity.templates.samples }}"
 
 - name: Wait until the peer's templates have reached this director (the sync daemons carry them)
   lvs.ipvs.ipvs_parity:
@@ -96,7 +97,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 parity:
-  description: Whether nothing differs (RV(differences) is empty) in the tables, the sync daemons both ways and the templates.
+  description: Whether the pair can fail over without losing a client, that is RV(table_equal), RV(sync_daemons.both_ways) and RV(templates_ok).
   returned: success
   type: bool
   sample: false
@@ -111,14 +112,18 @@ templates_ok:
   type: bool
   sample: true
 differences:
-  description: One sentence each, naming the service (in C(ipvsadm) words), the real server, the field and its value here and on the peer.
+  description:
+    - What differs in the tables and what stops the sync daemons from syncing both ways, one sentence each, naming the service (in
+      C(ipvsadm) words), the real server, the field and its value here and on the peer. Each sentence about the sync daemons contains
+      the words C(sync daemon).
+    - Empty exactly when RV(table_equal) and RV(sync_daemons.both_ways) are true. The templates are in RV(templates).
   returned: success
   type: list
   elements: str
   sample:
     - "service -t 198.51.100.1:80: real server 192.0.2.11:80: weight is 1 here, 3 on the peer"
     - "service -f 8 is on the peer but not here"
-    - "sync daemons: no backup sync daemon runs here, so the templates made on the peer do not reach here"
+    - "sync daemons: no backup sync daemon runs here, so the templates made on the peer do not reach this director"
 runtime_weights:
   description: The real servers of health-checked services whose weights differ (keepalived's runtime state, not a difference).
   returned: success
@@ -133,28 +138,60 @@ health_checked_services:
   elements: str
   sample: ["-t 198.51.100.1:443"]
 sync_daemons:
-  description: The running sync daemons of both directors, in the option names of M(lvs.ipvs.ipvs_sync_daemon), and whether they sync both ways.
+  description: The running sync daemons of both directors, and whether they sync both ways.
   returned: success
   type: dict
-  sample:
-    here: [{role: master, state: started, interface: ha0, sync_id: 8, max_length: 1472, group: 224.0.0.81, port: 8848, ttl: 1}]
-    peer: [{role: backup, state: started, interface: ha0, sync_id: 8, max_length: 1472, group: 224.0.0.81, port: 8848, ttl: 1}]
-    both_ways: false
+  contains:
+    here:
+      description: The daemons of this director, in the option names of M(lvs.ipvs.ipvs_sync_daemon).
+      type: list
+      elements: dict
+      sample: [{role: master, state: started, interface: ha0, sync_id: 8, max_length: 1472, group: 224.0.0.81, port: 8848, ttl: 1}]
+    peer:
+      description: The daemons of the peer, as O(peer) gives them.
+      type: list
+      elements: dict
+      sample: [{role: backup, state: started, interface: ha0, sync_id: 8, max_length: 1472, group: 224.0.0.81, port: 8848, ttl: 1}]
+    both_ways:
+      description: Whether a master on each director sends to a backup on the other that takes its messages.
+      type: bool
+      sample: false
 templates:
-  description:
-    - The persistence templates compared. C(here) and C(peer) count every template of each (null when not read); C(missing_here),
-      C(missing_on_peer) and C(conflicts) count the live templates of the services both have; C(samples) has up to 10 of them as
-      sentences. C(compared) is false when O(peer) has no templates.
+  description: The persistence templates compared.
   returned: success
   type: dict
-  sample:
-    compared: true
-    here: 11
-    peer: 12
-    missing_here: 1
-    missing_on_peer: 0
-    conflicts: 0
-    samples: ["missing here: the tcp client 203.0.113.10 of 198.51.100.1:8080, pinned to 192.0.2.11:8080 on the peer"]
+  contains:
+    compared:
+      description: False when O(peer) has no templates (M(lvs.ipvs.ipvs_info) with O(lvs.ipvs.ipvs_info#module:connections=false)).
+      type: bool
+      sample: true
+    here:
+      description: Every template of this director (null when not read).
+      type: int
+      sample: 11
+    peer:
+      description: Every template of the peer (null when it has none).
+      type: int
+      sample: 12
+    missing_here:
+      description: Live templates of the peer, of services both have, that this director lacks.
+      type: int
+      sample: 1
+    missing_on_peer:
+      description: Live templates of this director, of services both have, that the peer lacks (counted only).
+      type: int
+      sample: 0
+    conflicts:
+      description: Live templates of the peer that pin their client to another real server here.
+      type: int
+      sample: 0
+    samples:
+      description:
+        - Up to 10 of the templates that break RV(templates_ok), conflicts first, then those missing here, in the words of C(ipvsadm -Lnc).
+        - Empty exactly when RV(templates_ok) is true.
+      type: list
+      elements: str
+      sample: ["template TCP 203.0.113.10 -> 198.51.100.1:8080: real server 192.0.2.11:8080 on the peer, missing here"]
 """
 
 from ansible.module_utils.basic import AnsibleModule

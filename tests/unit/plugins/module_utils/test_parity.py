@@ -169,28 +169,35 @@ def test_equal_templates():
     assert result["templates"] == {"compared": True, "here": 2, "peer": 2, "missing_here": 0, "missing_on_peer": 0, "conflicts": 0, "samples": []}
 
 
-def test_a_template_of_the_peer_missing_here_is_a_difference():
+def test_a_template_of_the_peer_missing_here_breaks_parity_and_is_sampled():
     peer = [template("203.0.113.10", "192.0.2.11"), fwmark_template("203.0.113.11", "192.0.2.12")]
     result = compare(side(peer[:1]), side(peer), nobody)
     assert result["parity"] is False and result["templates_ok"] is False and result["table_equal"] is True
-    assert result["differences"] == ["templates: 1 of the peer's templates (of services both have) are missing here"]
+    # differences speaks of the tables and the sync daemons only (the playbooks read it so): the templates speak in `templates`.
+    assert result["differences"] == []
     assert result["templates"]["missing_here"] == 1 and result["templates"]["missing_on_peer"] == 0
-    assert result["templates"]["samples"] == ["missing here: the ip client 203.0.113.11 of fwmark 8, pinned to 192.0.2.12:0 on the peer"]
+    assert result["templates"]["samples"] == ["template IP 203.0.113.11 -> fwmark 8: real server 192.0.2.12:0 on the peer, missing here"]
 
 
-def test_a_template_here_missing_on_the_peer_is_counted_not_a_difference():
+def test_a_template_here_missing_on_the_peer_is_counted_only():
     result = compare(side([template("203.0.113.10", "192.0.2.11")]), side([]), nobody)
     assert result["parity"] is True and result["templates_ok"] is True
-    assert result["templates"]["missing_on_peer"] == 1
-    assert result["templates"]["samples"] == ["missing on the peer: the tcp client 203.0.113.10 of 198.51.100.1:80, pinned to 192.0.2.11:80 here"]
+    assert result["templates"]["missing_on_peer"] == 1 and result["templates"]["samples"] == []
 
 
 def test_a_template_pinning_its_client_elsewhere_is_a_conflict():
     result = compare(side([template("203.0.113.10", "192.0.2.12")]), side([template("203.0.113.10", "192.0.2.11")]), nobody)
-    assert result["differences"] == ["templates: 1 of the peer's templates pin their client to another real server here"]
+    assert result["parity"] is False and result["templates_ok"] is False and result["differences"] == []
     assert result["templates"]["conflicts"] == 1 and result["templates"]["missing_here"] == 0
-    assert result["templates"]["samples"] == ["conflict: the tcp client 203.0.113.10 of 198.51.100.1:80 is pinned to 192.0.2.12:80 here, "
-                                              "192.0.2.11:80 on the peer"]
+    assert result["templates"]["samples"] == ["template TCP 203.0.113.10 -> 198.51.100.1:80: real server 192.0.2.12:80 here, 192.0.2.11:80 on the peer"]
+
+
+def test_conflicts_come_first_in_the_samples():
+    here = [template("203.0.113.10", "192.0.2.12")]
+    peer = [template("203.0.113.10", "192.0.2.11"), template("203.0.113.9", "192.0.2.11")]
+    assert compare(side(here), side(peer), nobody)["templates"]["samples"] == [
+        "template TCP 203.0.113.10 -> 198.51.100.1:80: real server 192.0.2.12:80 here, 192.0.2.11:80 on the peer",
+        "template TCP 203.0.113.9 -> 198.51.100.1:80: real server 192.0.2.11:80 on the peer, missing here"]
 
 
 def test_templates_that_cannot_move_a_client_are_not_counted():
@@ -240,7 +247,7 @@ def test_without_the_peers_templates_they_are_not_compared():
 # ---------------------------------------------------------------------------------------------- the verdict
 
 
-def test_parity_is_no_difference_and_each_part_says_its_own():
+def test_parity_is_each_part_and_differences_are_the_tables_and_the_daemons():
     result = compare(side([]), Side(table(web=(RS11,)), [], [MASTER]), nobody)
     assert result["changed"] is False and result["parity"] is False
     assert result["table_equal"] is False and result["templates_ok"] is True and result["sync_daemons"]["both_ways"] is False
@@ -248,3 +255,19 @@ def test_parity_is_no_difference_and_each_part_says_its_own():
                                      "sync daemons: no backup sync daemon runs on the peer, so the templates made here do not reach the peer"]
     assert result["sync_daemons"]["here"] == [daemon.options() for daemon in BOTH] and result["sync_daemons"]["peer"] == [MASTER.options()]
     assert result["runtime_weights"] == []
+
+
+@pytest.mark.parametrize("here, peer", [
+    (side([]), side([])),
+    (side([]), side([template("203.0.113.10", "192.0.2.11")])),
+    (side([template("203.0.113.10", "192.0.2.12")]), side([template("203.0.113.10", "192.0.2.11")])),
+    (side([]), Side(table(web=(RS11,)), [], BOTH)),
+    (side([]), side([], daemons=[BACKUP])),
+    (Side(table(services=(WEB,)), [], [MASTER]), side([template("203.0.113.10", "192.0.2.11")])),
+])
+def test_the_parts_agree(here, peer):
+    # What the playbooks rely on: differences is empty exactly when table_equal and both_ways; samples exactly when templates_ok.
+    result = compare(here, peer, nobody)
+    assert (result["differences"] == []) == (result["table_equal"] and result["sync_daemons"]["both_ways"])
+    assert (result["templates"]["samples"] == []) == result["templates_ok"]
+    assert result["parity"] == (result["table_equal"] and result["sync_daemons"]["both_ways"] and result["templates_ok"])

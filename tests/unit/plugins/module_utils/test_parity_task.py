@@ -96,7 +96,8 @@ def test_the_peers_templates_missing_here(kernel):
     result = parity(kernel, director(connections=TEMPLATES[:1]), peer)
     assert result["parity"] is False and result["table_equal"] is True and result["templates_ok"] is False
     assert result["templates"]["missing_here"] == 1
-    assert result["templates"]["samples"] == ["missing here: the tcp client 203.0.113.11 of 198.51.100.1:443, pinned to 192.0.2.12:443 on the peer"]
+    assert result["differences"] == []
+    assert result["templates"]["samples"] == ["template TCP 203.0.113.11 -> 198.51.100.1:443: real server 192.0.2.12:443 on the peer, missing here"]
 
 
 def test_without_the_peers_templates_they_are_not_compared_and_it_says_so(kernel):
@@ -219,4 +220,4 @@ def test_an_unreadable_health_check_dir_is_named(kernel, tmp_path):
 
 def test_the_documentation_says_the_margins_the_code_uses():
     assert f"Templates that expire within {EXPIRING}" in " ".join(ipvs_parity.DOCUMENTATION.split())
-    assert f"up to {SAMPLES} of them" in " ".join(ipvs_parity.RETURN.split())
+    assert f"Up to {SAMPLES} of the templates" in " ".join(ipvs_parity.RETURN.split())

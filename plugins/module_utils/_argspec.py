@@ -40,6 +40,7 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._health import CHECK_TYPE
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import BACKENDS, DEFAULT_TABLE, RULE_KEYS
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import PROTOCOLS as FWMARK_PROTOCOLS
 from ansible_collections.lvs.ipvs.plugins.module_utils._fwmark import STATES as FWMARK_STATES
+from ansible_collections.lvs.ipvs.plugins.module_utils._keepalived import HEALTH_CHECK_DIR
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import FORWARDING_ALIASES, SCHEDULER_FLAGS
 
 Spec = t.Dict[str, t.Any]
@@ -166,6 +167,18 @@ def ipvs_timeouts_spec() -> Spec:
 
 def ipvs_info_spec() -> Spec:
     return {"argument_spec": dict({"connections": {"type": "bool", "default": True}}, **netns_spec())}
+
+
+def ipvs_parity_spec() -> Spec:
+    """`peer` is an ipvs_info answer, checked by _parity_task (its services as ipvs_table checks its config)."""
+    options = {
+        "peer": {"type": "dict", "required": True},
+        "health_check_dir": {"type": "path", "default": HEALTH_CHECK_DIR},
+        # Entries of restrict_spec(), checked by _parity_task (the documentation points to ipvs_table's restrict).
+        "health_checked": {"type": "list", "elements": "dict", "default": []},
+    }
+    options.update(netns_spec())
+    return {"argument_spec": options}
 
 
 def ipvs_table_spec() -> Spec:

@@ -42,19 +42,30 @@ def _virtual(service: Service) -> str:
     return str(ipaddress.IPv4Address(service.fwmark))
 
 
-def pins(template: t.Mapping[str, t.Any], service: Service, real_server: RealServer) -> bool:
-    """True when `template` (a template of _conntable.parse) is live and sends clients of `service` to `real_server`."""
-    if template["virtual_port"] == INVALIDATED_PORT:
-        return False
+def template_virtuals(service: Service) -> t.Set[t.Tuple[t.Optional[str], str, int]]:
+    """The (protocol, virtual, virtual_port) that the live templates of `service` carry (in _conntable's names)."""
     if service.fwmark is None:
         ports = {service.port, 0} if service.port == _FTP_PORT else {service.port}
-        if template["protocol"] != service.protocol or template["virtual_port"] not in ports:
-            return False
-    elif template["protocol"] != "ip" or template["virtual_port"] != 0:
+        return {(service.protocol, _virtual(service), t.cast(int, port)) for port in ports}
+    return {("ip", _virtual(service), 0)}
+
+
+def template_virtual(template: t.Mapping[str, t.Any]) -> t.Tuple[t.Optional[str], str, int]:
+    """What template_virtuals() gives for the service of `template`."""
+    return (template["protocol"], template["virtual"], template["virtual_port"])
+
+
+def is_live(template: t.Mapping[str, t.Any]) -> bool:
+    """False for a template that ip_vs_check_template() has invalidated: it pins nobody."""
+    return bool(template["virtual_port"] != INVALIDATED_PORT)
+
+
+def pins(template: t.Mapping[str, t.Any], service: Service, real_server: RealServer) -> bool:
+    """True when `template` (a template of _conntable.parse) is live and sends clients of `service` to `real_server`."""
+    if not is_live(template) or template_virtual(template) not in template_virtuals(service):
         return False
     # A port-0, fwmark or FTP service's template has real-server port 0: the address tells.
-    return (template["virtual"] == _virtual(service) and template["real_server"] == real_server.address
-            and template["real_server_port"] in (real_server.port, 0))
+    return template["real_server"] == real_server.address and template["real_server_port"] in (real_server.port, 0)
 
 
 def live_templates(table_text: str, service: Service, real_server: RealServer) -> int:

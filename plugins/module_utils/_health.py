@@ -250,11 +250,13 @@ def check_pool(check: HealthCheck, service: Service, servers: t.Sequence[RealSer
 
 # ------------------------------------------------------------------ the kernel read back
 
-_SERVICE_FIELDS = ("scheduler", "scheduler_flags", "persistence_timeout", "persistence_granularity", "persistence_engine", "one_packet")
-_SERVER_FIELDS = ("forwarding", "tunnel_type", "tunnel_port", "tunnel_checksum", "upper_threshold", "lower_threshold")
+# The fields of a service and of a real server besides their identity (and, for a real server, its weight).
+SERVICE_FIELDS = ("scheduler", "scheduler_flags", "persistence_timeout", "persistence_granularity", "persistence_engine", "one_packet")
+SERVER_FIELDS = ("forwarding", "tunnel_type", "tunnel_port", "tunnel_checksum", "upper_threshold", "lower_threshold")
 
 
-def _shown(value: t.Any) -> str:
+def shown(value: t.Any) -> str:
+    """A field's value as the sentences say it."""
     if value is None:
         return "unset"
     if isinstance(value, tuple):
@@ -265,7 +267,7 @@ def _shown(value: t.Any) -> str:
 
 
 def _differences(want: t.Any, have: t.Any, fields: t.Sequence[str]) -> t.List[str]:
-    return [f"{name} is {_shown(getattr(have, name))} in the kernel, declared {_shown(getattr(want, name))}"
+    return [f"{name} is {shown(getattr(have, name))} in the kernel, declared {shown(getattr(want, name))}"
             for name in fields if getattr(have, name) != getattr(want, name)]
 
 
@@ -285,7 +287,7 @@ def runtime_state(service: Service, servers: t.Sequence[RealServer], check: Heal
         state["down"] = [render_address_port(*server.key) for server in declared]
         state["drift"] = [SERVICE_MISSING]
         return state
-    drift: t.List[str] = _differences(service, have_service, _SERVICE_FIELDS)
+    drift: t.List[str] = _differences(service, have_service, SERVICE_FIELDS)
     kernel = {server.key: server for server in have_servers}
     for server in declared:
         name = render_address_port(*server.key)
@@ -297,7 +299,7 @@ def runtime_state(service: Service, servers: t.Sequence[RealServer], check: Heal
             if found.weight != server.weight:
                 drift.append(f"real server {name}: weight is {found.weight} in the kernel, declared {server.weight} (or 0 while its check fails)")
         if found is not None:
-            drift += [f"real server {name}: {sentence}" for sentence in _differences(server, found, _SERVER_FIELDS)]
+            drift += [f"real server {name}: {sentence}" for sentence in _differences(server, found, SERVER_FIELDS)]
     for key in sorted(kernel, key=lambda key: real_server_sort_key(kernel[key])):
         # keepalived gives the sorry server the service's port (0: fwmark) unless it is forwarded by nat: the address tells it.
         if check.sorry_server is not None and key[0] == check.sorry_server[0]:

@@ -20,6 +20,9 @@ from ansible_collections.lvs.ipvs.plugins.module_utils._model import service_sor
 from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon import SyncDaemon
 
 _COUNTS = {"active_conns": "active_connections", "inact_conns": "inactive_connections", "persist_conns": "persistent_connections"}
+# What ipvs_info adds to a service and to a real server besides their options (the rest can be fed back to the modules).
+SERVICE_COUNTERS = ("stats",)
+REAL_SERVER_COUNTERS = tuple(_COUNTS.values()) + ("stats",)
 
 
 def _services(kernel: Kernel) -> t.List[t.Dict[str, t.Any]]:

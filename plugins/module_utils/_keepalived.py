@@ -11,17 +11,23 @@ The same Service, RealServer and HealthCheck objects that the ipvsadm renderer (
 lines are written here for keepalived 2.2.7's health checker (keepalived.conf(5)), in ipvsadm's sort order, so that
 equal declarations give equal text. Every value was validated by the model; the texts that keepalived reads as
 quoted strings (a command, a text to find) are escaped for its parser (backslash and double quote).
+
+The way back is virtual_server_keys(): which services a configuration text (such as the fragments the director role
+writes) has `virtual_server` blocks for, read from the lines _service_lines() writes.
 """
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._health import HealthCheck, sorry_server_template
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, real_server_sort_key, service_sort_key
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, canonical_address, real_server_sort_key, service_sort_key
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import granularity_text
 
 INDENT = "    "
+# Where the director role writes the fragments of its health-checked services (included by lvs-ipvs-check.conf).
+HEALTH_CHECK_DIR = "/etc/keepalived/lvs-ipvs.d"
 # keepalived's names of the forwarding methods (lvs_method) and of the check types.
 LVS_METHODS = {"dr": "DR", "nat": "NAT", "tunnel": "TUN"}
 CHECKERS = {"tcp": "TCP_CHECK", "http": "HTTP_GET", "https": "SSL_GET", "command": "MISC_CHECK"}
@@ -141,3 +147,59 @@ def render_virtual_servers(entries: t.Iterable[Entry]) -> str:
     """The `virtual_server` blocks of keepalived-owned services, in ipvsadm's sort order; "" for none."""
     blocks = ["\n".join(render_virtual_server(*entry)) + "\n" for entry in sorted(entries, key=lambda entry: service_sort_key(entry[0]))]
     return "\n".join(blocks)
+
+
+# ------------------------------------------------------------------ the way back: which services a text has blocks for
+
+
+# A double-quoted word (a command, a path, a pattern), which may hold braces and comment marks.
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _words(line: str) -> t.List[str]:
+    """The words of a configuration line before a comment (keepalived's comments start with # or !), quoted words as `""`."""
+    line = _QUOTED.sub('""', line)
+    for mark in ("#", "!"):
+        line = line.split(mark, 1)[0]
+    return line.replace("{", " { ").replace("}", " } ").split()
+
+
+def _block_key(header: t.Sequence[str], protocol: str, family: t.Optional[str]) -> t.Optional[t.Tuple[t.Any, ...]]:
+    """The Service.key of a block from its header words (after `virtual_server`), None for a form this collection does not
+    write (`virtual_server group NAME`, a name instead of an address)."""
+    try:
+        if header[0] == "fwmark":
+            return (family or "ipv4", int(header[1]))
+        address = canonical_address(header[0])
+        port = int(header[1]) if len(header) > 1 else 0
+    except (IndexError, ValueError):
+        return None
+    return ("ipv6" if ":" in address else "ipv4", protocol.lower(), address, port)
+
+
+def virtual_server_keys(text: str) -> t.List[t.Tuple[t.Any, ...]]:
+    """The Service.key of each `virtual_server` block of a keepalived configuration text, in the text's order: the inverse
+    of the first lines render_virtual_server() writes (`virtual_server ADDR [PORT]` with `protocol`, or `virtual_server
+    fwmark N` with `ip_family`). keepalived's defaults hold where a line is missing: protocol TCP, family inet, port 0."""
+    keys: t.List[t.Tuple[t.Any, ...]] = []
+    depth = 0
+    header: t.Optional[t.List[str]] = None
+    protocol, family = "tcp", None
+    for line in text.splitlines():
+        words = _words(line)
+        if depth == 0 and words[:1] == ["virtual_server"]:
+            header, protocol, family = [word for word in words[1:] if word != "{"], "tcp", None
+        elif depth == 1 and header is not None and len(words) >= 2:
+            if words[0] == "protocol":
+                protocol = words[1]
+            elif words[0] == "ip_family":
+                family = "ipv6" if words[1] == "inet6" else "ipv4"
+        depth += words.count("{") - words.count("}")
+        if depth <= 0:
+            depth = 0
+            if header is not None and "}" in words:
+                key = _block_key(header, protocol, family)
+                if key is not None:
+                    keys.append(key)
+                header = None
+    return keys

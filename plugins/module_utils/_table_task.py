@@ -276,20 +276,20 @@ class Scope:
     families matches both.
     """
 
-    def __init__(self, restrict: t.Optional[t.Sequence[t.Mapping[str, t.Any]]]) -> None:
+    def __init__(self, restrict: t.Optional[t.Sequence[t.Mapping[str, t.Any]]], option: str = "restrict") -> None:
+        """`option`: the option that gave the entries (errors name it: restrict[0].ports[1])."""
         self.entries: t.Optional[t.List[t.Dict[str, t.Any]]] = None
         self._cache: t.Dict[t.Tuple[t.Any, ...], bool] = {}
         if restrict is None:
             return
-        self.entries = [self._entry(index, entry) for index, entry in enumerate(restrict)]
+        self.entries = [self._entry(f"{option}[{index}]", entry) for index, entry in enumerate(restrict)]
 
     @staticmethod
-    def _entry(index: int, entry: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
-        where = f"restrict[{index}]"
+    def _entry(where: str, entry: t.Mapping[str, t.Any]) -> t.Dict[str, t.Any]:
         given = {name: value for name, value in entry.items() if value is not None}
         if not given:
-            raise OptionError(where, "matches every service; accepted: at least one of addresses, protocols, ports, fwmarks, families "
-                              "(to own the whole table, leave restrict unset)")
+            whole = " (to own the whole table, leave restrict unset)" if where.startswith("restrict[") else ""
+            raise OptionError(where, f"matches every service; accepted: at least one of addresses, protocols, ports, fwmarks, families{whole}")
         if "fwmarks" in given and given.keys() & {"addresses", "protocols", "ports"}:
             raise OptionError(where, "fwmarks cannot be combined with addresses, protocols or ports in one entry (a fwmark service has none); "
                               "accepted: one entry for fwmark services and another for services named by address")

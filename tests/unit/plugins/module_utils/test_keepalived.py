@@ -18,8 +18,15 @@ import pytest
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._fields import FORWARDING, names
 from ansible_collections.lvs.ipvs.plugins.module_utils._health import CHECK_TYPES, HealthCheck, check_pool, health_check_from_params
-from ansible_collections.lvs.ipvs.plugins.module_utils._keepalived import CHECKERS, LVS_METHODS, literal_pattern, quoted, render_virtual_servers
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import SCHEDULER_FLAGS, RealServer, Service
+from ansible_collections.lvs.ipvs.plugins.module_utils._keepalived import (
+    CHECKERS,
+    LVS_METHODS,
+    literal_pattern,
+    quoted,
+    render_virtual_servers,
+    virtual_server_keys,
+)
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import SCHEDULER_FLAGS, RealServer, Service, service_sort_key
 from tests.unit.plugins.module_utils.keepalived_samples import KEEPALIVED_SAMPLES, entries
 
 VIP = "198.51.100.1"
@@ -297,3 +304,63 @@ def test_a_check_of_every_kind_validates_before_rendering():
         service, servers, check = entries([sample])[0]
         assert health_check_from_params(sample["health_check"], service) == check
         check_pool(check, service, servers)
+
+
+# ---------------------------------------------------------------------------------------------- the way back: which services
+
+
+def test_the_services_of_rendered_blocks_read_back():
+    # Every sample alone, then all of them in one text: render -> parse gives the services' identities, in ipvsadm's order.
+    for sample in KEEPALIVED_SAMPLES.values():
+        (entry,) = entries([sample])
+        assert virtual_server_keys(render_virtual_servers([entry])) == [entry[0].key]
+    every = entries(list(KEEPALIVED_SAMPLES.values()))
+    in_order = sorted(every, key=lambda entry: service_sort_key(entry[0]))
+    assert virtual_server_keys(render_virtual_servers(every)) == [service.key for service, _servers, _check in in_order]
+
+
+def test_the_services_of_a_hand_written_text_read_back_with_keepalived_defaults():
+    text = """# a comment with virtual_server 198.51.100.9 80 {
+virtual_server 198.51.100.1 80 {   ! protocol UDP in a comment
+    lvs_sched rr
+    real_server 192.0.2.11 80 {
+        protocol UDP
+        TCP_CHECK {
+            connect_port 80
+        }
+    }
+}
+virtual_server 2001:DB8::1 443
+{
+    protocol SCTP
+}
+virtual_server fwmark 9 {
+    ip_family inet6
+}
+virtual_server fwmark 8 { }
+virtual_server 198.51.100.2 {
+    protocol UDP
+}
+virtual_server group web {
+    protocol TCP
+}
+virtual_server_group web {
+    198.51.100.3 80
+}
+"""
+    assert virtual_server_keys(text) == [
+        ("ipv4", "tcp", "198.51.100.1", 80),  # keepalived's default protocol; a real server's words are not the service's
+        ("ipv6", "sctp", "2001:db8::1", 443),  # canonical address, brace on the next line
+        ("ipv6", 9),
+        ("ipv4", 8),
+        ("ipv4", "udp", "198.51.100.2", 0),  # no port: a port-0 (PCC) service, as render writes it
+    ]
+    assert virtual_server_keys("") == []
+
+
+def test_braces_and_comment_marks_in_quoted_words_do_not_count():
+    sample = dict(KEEPALIVED_SAMPLES["ipv4-http-sorry-quorum"], health_check={"type": "http", "path": "/a{{b", "text": 'x { "#'})
+    (entry,) = entries([sample])
+    text = render_virtual_servers([entry])
+    assert '"/a{{b"' in text and '"x\\\\ \\\\{' in text
+    assert virtual_server_keys(text + text.replace("198.51.100.1 80", "198.51.100.1 81")) == [entry[0].key, ("ipv4", "tcp", "198.51.100.1", 81)]

@@ -6,7 +6,7 @@ PY := $(CURDIR)/$(VENV)/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo setup venv sanity-venvs lab test lanes modules-lane roles-lane sanity unit packaging netns integration node health rollout molecule bench clean-lab
+.PHONY: demo setup venv sanity-venvs lab test lanes modules-lane roles-lane sanity unit packaging netns integration node health rollout molecule molecule-pcc molecule-others bench clean-lab
 
 ## The main job: a PNMPP director in the lab VM, with traffic showing the persistence.
 demo: setup
@@ -26,9 +26,10 @@ lab: venv
 	$(PY) -m tests.lab setup
 
 ## Every test, in two lanes, one core each, each lane's output printed whole when it ends. The modules' lane: sanity, unit,
-## packaging, the network-namespace tests, then integration in the fast lab VM and the lab-node tests (the HA pair role
-## among them). The roles' lane: the roles' molecule scenarios on a lab node of their own, then the health-checked
-## services on another, then the rollout of a director pair on two more. The two lanes take about as long on UML.
+## packaging, the network-namespace tests, then integration in the fast lab VM, the lab-node tests (the HA pair role
+## among them) and the pcc molecule scenario. The roles' lane: the other molecule scenarios on a lab node of their own,
+## then the health-checked services on another, then the rollout of a director pair on two more. The two lanes take about
+## as long on UML (pcc is in the modules' lane for that balance alone).
 test: setup sanity-venvs
 	$(MAKE) --no-print-directory -j2 --output-sync=target lanes
 
@@ -36,10 +37,10 @@ lanes: modules-lane roles-lane
 
 ## Each suite of a lane runs even when one before it failed; the lane fails at its end if any did.
 modules-lane:
-	@status=0; for suite in sanity unit packaging netns integration node; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
+	@status=0; for suite in sanity unit packaging netns integration node molecule-pcc; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
 
 roles-lane:
-	@status=0; for suite in molecule health rollout; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
+	@status=0; for suite in molecule-others health rollout; do $(MAKE) --no-print-directory $$suite || status=1; done; exit $$status
 
 ## Sanity on the pinned ansible-core (.venv), and compile, import and validate-modules on each other ansible-core that
 ## requires_ansible admits, each in its own venv with Python 3.11 (tests/sanity/requirements-ansible-core-X.Y.txt).
@@ -86,6 +87,12 @@ rollout: lab
 ## The roles' molecule scenarios with traffic (ppc, pcc, pnmpp with a reboot, drain), on one lab node booted once.
 molecule: lab
 	molecule/run.sh
+
+## The same, split for the two lanes of `make test`, each on a lab node of its own.
+molecule-pcc: lab
+	LVS_IPVS_MOLECULE_NODE=molecule-pcc-$$(printf '%s' "$(CURDIR)" | sha256sum | cut -c1-8) molecule/run.sh pcc
+molecule-others: lab
+	molecule/run.sh ppc pnmpp drain real_server
 
 ## ipvs_table against ipvsadm -R on each engine (UML, then QEMU), one lab VM run each, with the system calls of both
 ## sides, then the module's CPU per rule on this host against the kernel conversation recorded in each run

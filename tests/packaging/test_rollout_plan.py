@@ -74,3 +74,20 @@ def test_preempt_is_refused(tmp_path):
     proc, order = plan(tmp_path, {"site_a": {"a1": HOLDS, "a2": FREE}}, director_ha_preempt=True)
     assert proc.returncode != 0 and order == []
     assert "director_ha_preempt false" in proc.stdout, proc.stdout[-3000:]
+
+
+def test_the_example_inventory_has_two_pairs_of_two(tmp_path):
+    """playbooks/inventory/pairs.example.yml, as Ansible reads it: two pairs, each two directors with their own VRRP id
+    and addresses, nopreempt, and the variables the rollout's plan asks for."""
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-inventory"), "-i",
+                           os.path.join(REPO, "playbooks", "inventory", "pairs.example.yml"), "--list"],
+                          capture_output=True, text=True, env=ansible_env(tmp_path), timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    hostvars = yaml.safe_load(proc.stdout)["_meta"]["hostvars"]
+    pairs: dict[str, list[str]] = {}
+    for host, values in hostvars.items():
+        pairs.setdefault(values["lvs_pair"], []).append(host)
+        assert values["director_ha_virtual_addresses"] and values["director_ha_preempt"] is False, (host, values)
+    assert {pair: sorted(hosts) for pair, hosts in pairs.items()} == {"site_a": ["lb-a1", "lb-a2"], "site_b": ["lb-b1", "lb-b2"]}
+    assert hostvars["lb-a1"]["director_ha_virtual_router_id"] != hostvars["lb-b1"]["director_ha_virtual_router_id"]
+    assert hostvars["lb-a1"]["ppc_vip"] != hostvars["lb-b1"]["ppc_vip"]

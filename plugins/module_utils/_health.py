@@ -23,6 +23,8 @@ import typing as t
 from ansible_collections.lvs.ipvs.plugins.module_utils._errors import OptionError
 from ansible_collections.lvs.ipvs.plugins.module_utils._fields import in_range
 from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
+    SERVER_FIELDS,
+    SERVICE_FIELDS,
     RealServer,
     Service,
     _address,
@@ -249,11 +251,6 @@ def check_pool(check: HealthCheck, service: Service, servers: t.Sequence[RealSer
 
 
 # ------------------------------------------------------------------ the kernel read back
-
-# The fields of a service and of a real server besides their identity (and, for a real server, its weight).
-SERVICE_FIELDS = ("scheduler", "scheduler_flags", "persistence_timeout", "persistence_granularity", "persistence_engine", "one_packet")
-SERVER_FIELDS = ("forwarding", "tunnel_type", "tunnel_port", "tunnel_checksum", "upper_threshold", "lower_threshold")
-
 
 def shown(value: t.Any) -> str:
     """A field's value as the sentences say it."""

@@ -22,7 +22,7 @@ import re
 import typing as t
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._health import HealthCheck, sorry_server_template
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, canonical_address, real_server_sort_key, service_sort_key
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, _parsed_address, real_server_sort_key, service_sort_key
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import granularity_text
 
 INDENT = "    "
@@ -169,12 +169,12 @@ def _block_key(header: t.Sequence[str], protocol: str, family: t.Optional[str]) 
     write (`virtual_server group NAME`, a name instead of an address)."""
     try:
         if header[0] == "fwmark":
-            return (family or "ipv4", int(header[1]))
-        address = canonical_address(header[0])
+            return Service(family=family or "ipv4", fwmark=int(header[1])).key
+        address, address_family = _parsed_address(header[0])
         port = int(header[1]) if len(header) > 1 else 0
     except (IndexError, ValueError):
         return None
-    return ("ipv6" if ":" in address else "ipv4", protocol.lower(), address, port)
+    return Service(family=address_family, protocol=protocol.lower(), address=address, port=port).key
 
 
 def virtual_server_keys(text: str) -> t.List[t.Tuple[t.Any, ...]]:

@@ -133,6 +133,13 @@ class RealServer:
         return (self.address, self.port)
 
 
+# The fields besides identity (Service.key, RealServer.key) and a real server's weight: what an edit in place (-E, -e)
+# changes, for the comparisons whose sentences name a field (the health checks' drift, the parity of two directors).
+SERVICE_IDENTITY = ("family", "protocol", "address", "port", "fwmark")
+SERVICE_FIELDS = tuple(field.name for field in dataclasses.fields(Service) if field.name not in SERVICE_IDENTITY)
+SERVER_FIELDS = tuple(field.name for field in dataclasses.fields(RealServer) if field.name not in ("address", "port", "weight"))
+
+
 # A table of thousands of services repeats a few hundred addresses (VIPs, real-server farms):
 # each is parsed once per module run.
 @functools.lru_cache(maxsize=None)

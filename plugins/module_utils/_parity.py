@@ -24,8 +24,16 @@ import dataclasses
 import typing as t
 
 from ansible_collections.lvs.ipvs.plugins.module_utils._drain import is_live, template_virtual, template_virtuals
-from ansible_collections.lvs.ipvs.plugins.module_utils._health import SERVER_FIELDS, SERVICE_FIELDS, shown
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service, real_server_sort_key, render_address_port, service_sort_key
+from ansible_collections.lvs.ipvs.plugins.module_utils._health import shown
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import (
+    SERVER_FIELDS,
+    SERVICE_FIELDS,
+    RealServer,
+    Service,
+    real_server_sort_key,
+    render_address_port,
+    service_sort_key,
+)
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import Table
 from ansible_collections.lvs.ipvs.plugins.module_utils._renderer import service_switch
 from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon import SyncDaemon

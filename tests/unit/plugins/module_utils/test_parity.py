@@ -11,8 +11,7 @@ import dataclasses
 
 import pytest
 
-from ansible_collections.lvs.ipvs.plugins.module_utils._health import SERVER_FIELDS, SERVICE_FIELDS
-from ansible_collections.lvs.ipvs.plugins.module_utils._model import RealServer, Service
+from ansible_collections.lvs.ipvs.plugins.module_utils._model import SERVER_FIELDS, SERVICE_FIELDS, RealServer, Service
 from ansible_collections.lvs.ipvs.plugins.module_utils._parity import EXPIRING, SAMPLES, Side, compare, compare_daemons, compare_tables
 from ansible_collections.lvs.ipvs.plugins.module_utils._planner import make_table
 from ansible_collections.lvs.ipvs.plugins.module_utils._sync_daemon import SyncDaemon
@@ -48,11 +47,25 @@ def fwmark_template(client, real_server, **kwargs):
     return template(client, real_server, virtual="0.0.0.8", port=0, server_port=0, protocol="ip", fwmark=8, **kwargs)
 
 
-def test_the_compared_fields_are_every_field_besides_the_identity():
-    # A field added to the model is compared too (or this test says why not).
+# Another valid value for each field besides identity (and weight): a field added to the model must be added here.
+OTHER_SERVICE_VALUES = {"scheduler": "wlc", "scheduler_flags": ("flag-1",), "persistence_timeout": 900, "persistence_granularity": 24,
+                        "persistence_engine": "sip", "one_packet": True}
+OTHER_SERVER_VALUES = {"forwarding": "tunnel", "upper_threshold": 50, "lower_threshold": 10, "tunnel_type": "gue", "tunnel_port": 6080,
+                       "tunnel_checksum": "remcsum"}
+
+
+def test_every_field_besides_the_identity_is_compared_and_named():
     identity = {"family", "protocol", "address", "port", "fwmark"}
-    assert set(SERVICE_FIELDS) == {field.name for field in dataclasses.fields(Service)} - identity
-    assert set(SERVER_FIELDS) | {"weight"} == {field.name for field in dataclasses.fields(RealServer)} - {"address", "port"}
+    assert set(OTHER_SERVICE_VALUES) == {field.name for field in dataclasses.fields(Service)} - identity == set(SERVICE_FIELDS)
+    assert set(OTHER_SERVER_VALUES) == {field.name for field in dataclasses.fields(RealServer)} - {"address", "port", "weight"} == set(SERVER_FIELDS)
+    for name, value in OTHER_SERVICE_VALUES.items():
+        other = dataclasses.replace(WEB, **{name: value})
+        peer = make_table([(other, (RS11, RS12))] + [entry for key, entry in table().items() if key != WEB.key])
+        differences, _weights = compare_tables(table(), peer, nobody)
+        assert len(differences) == 1 and f": {name} is " in differences[0], (name, differences)
+    for name, value in OTHER_SERVER_VALUES.items():
+        differences, _weights = compare_tables(table(), table(web=(dataclasses.replace(RS11, **{name: value}), RS12)), nobody)
+        assert len(differences) == 1 and f"real server 192.0.2.11:80: {name} is " in differences[0], (name, differences)
 
 
 # ---------------------------------------------------------------------------------------------- tables
